@@ -1,0 +1,74 @@
+# immutable.infra developer entry points. `make test` is what CI runs (.ci/run); it sets itself up first.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PYTHONPATH := $(CURDIR)/.state/collections
+export PYTHONDONTWRITEBYTECODE := 1
+PACKER_TEMPLATES := $(wildcard packer/*.pkr.hcl)
+
+.PHONY: help setup test lint ansible-lint packer-check sanity unit molecule integration demo build lock clean
+
+help:
+	@echo "make setup        install everything this project needs (idempotent)"
+	@echo "make test         setup, then every test layer: lint sanity unit molecule integration"
+	@echo "make lint         ansible-lint (production profile), packer fmt -check and packer validate"
+	@echo "make sanity       ansible-test sanity on the plugins"
+	@echo "make unit         pytest unit tests (tests/unit)"
+	@echo "make molecule     every role's Molecule scenario (molecule/)"
+	@echo "make integration  pytest integration tests against the real engine (tests/integration)"
+	@echo "make demo         the main job: bake, bring a fleet up, roll it to a new version under load"
+	@echo "make build        ansible-galaxy collection build into .state/dist"
+
+setup:
+	@bash scripts/setup.sh
+
+test: setup
+	@$(MAKE) --no-print-directory lint sanity unit molecule integration
+	@echo "make test: every layer passed"
+
+lint: ansible-lint packer-check
+
+ansible-lint:
+	@echo "==> ansible-lint (production profile)"
+	ansible-lint --profile production
+
+packer-check:
+	@echo "==> packer fmt -check and packer validate ($(words $(PACKER_TEMPLATES)) templates)"
+	@test -n "$(PACKER_TEMPLATES)" || { echo "no Packer templates under packer/"; exit 1; }
+	packer fmt -check -diff packer/
+	@for t in $(PACKER_TEMPLATES); do echo "packer validate $$t"; packer validate -syntax-only "$$t" && \
+	  packer validate -var-file=packer/validate.pkrvars.hcl "$$t"; done
+
+sanity:
+	@echo "==> ansible-test sanity"
+	bash scripts/sanity.sh
+
+unit:
+	@echo "==> unit tests"
+	pytest tests/unit
+
+molecule:
+	@echo "==> Molecule scenarios: $(notdir $(wildcard molecule/*))"
+	molecule test --all
+
+integration:
+	@echo "==> integration tests (real engine)"
+	pytest tests/integration
+
+demo: setup
+	bash scripts/demo.sh
+
+build:
+	@mkdir -p .state/dist
+	ansible-galaxy collection build --force --output-path .state/dist .
+
+lock:
+	rm -rf .state/lock-venv && python3 -m venv .state/lock-venv
+	.state/lock-venv/bin/pip install -q -r requirements.in
+	{ echo "# Full lock of requirements.in (pip freeze of a fresh venv). Regenerate with: make lock"; \
+	  .state/lock-venv/bin/pip freeze; } > requirements.txt
+
+clean:
+	rm -rf .state/sanity .state/dist .pytest_cache
