@@ -6,7 +6,7 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONPATH := $(CURDIR)/.state/collections
 export PYTHONDONTWRITEBYTECODE := 1
-PACKER_TEMPLATES := $(wildcard packer/*.pkr.hcl)
+PACKER_IMAGES := $(filter-out variables,$(basename $(basename $(notdir $(wildcard packer/*.pkr.hcl)))))
 
 .PHONY: help setup test lint ansible-lint packer-check sanity unit molecule integration demo build lock clean
 
@@ -35,11 +35,11 @@ ansible-lint:
 	ansible-lint --profile production
 
 packer-check:
-	@echo "==> packer fmt -check and packer validate ($(words $(PACKER_TEMPLATES)) templates)"
-	@test -n "$(PACKER_TEMPLATES)" || { echo "no Packer templates under packer/"; exit 1; }
+	@echo "==> packer fmt -check and packer validate: $(PACKER_IMAGES)"
+	@test -n "$(PACKER_IMAGES)" || { echo "no Packer templates under packer/"; exit 1; }
 	packer fmt -check -diff packer/
-	@for t in $(PACKER_TEMPLATES); do echo "packer validate $$t"; packer validate -syntax-only "$$t" && \
-	  packer validate -var-file=packer/validate.pkrvars.hcl "$$t"; done
+	packer validate packer/
+	@for i in $(PACKER_IMAGES); do echo "packer validate -only=docker.$$i packer/"; packer validate -only=docker.$$i packer/; done
 
 sanity:
 	@echo "==> ansible-test sanity"
