@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, immutable.infra contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Image records kept in the engine itself (labels and tags), behind a small store interface.
+
+The catalog, the bake and the fleet code read and write images only through ``ImageStore``; the Docker
+engine implementation is ``DockerImageStore``. Records are plain dicts (see ``image_record``).
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import datetime
+
+from ansible_collections.immutable.infra.plugins.module_utils.semver import (
+    SemVer, SemVerError, to_tag,
+)
+
+try:
+    import docker
+    from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+    HAS_DOCKER = True
+    DOCKER_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - depends on the controller's Python
+    HAS_DOCKER = False
+    DOCKER_IMPORT_ERROR = exc
+    DockerException = APIError = ImageNotFound = NotFound = Exception
+
+LABEL_PREFIX = 'io.immutable-infra.'
+LABEL_NAME = LABEL_PREFIX + 'name'
+LABEL_VERSION = LABEL_PREFIX + 'version'
+LABEL_BAKE_KEY = LABEL_PREFIX + 'bake-key'
+LABEL_PARENT = LABEL_PREFIX + 'parent'
+LABEL_BAKE_CONTAINER = LABEL_PREFIX + 'bake'
+OCI_REVISION = 'org.opencontainers.image.revision'
+OCI_CREATED = 'org.opencontainers.image.created'
+VERIFIED_PREFIX = 'verified-'
+FAILED_PREFIX = 'failed-'
+
+
+class ImageStoreError(Exception):
+    """An engine call failed or an image record is not what was asked for; the message says which."""
+
+
+def image_ref(repository, name, tag):
+    """``immutable/web:1.2.0`` from its parts."""
+    return '%s/%s:%s' % (repository, name, tag)
+
+
+def parse_time(text):
+    """An RFC 3339 time from a label or the engine as an aware UTC datetime, or None."""
+    if not text:
+        return None
+    text = text.strip()
+    if text.endswith('Z'):
+        text = text[:-1] + '+00:00'
+    # The engine reports nanoseconds; datetime takes microseconds.
+    if '.' in text:
+        head, tail = text.split('.', 1)
+        digits = ''
+        rest = ''
+        for i, char in enumerate(tail):
+            if char.isdigit():
+                digits += char
+            else:
+                rest = tail[i:]
+                break
+        text = head + ('.' + digits[:6] if digits else '') + rest
+    try:
+        value = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value.astimezone(datetime.timezone.utc)
+
+
+def image_record(attrs, repository):
+    """A plain record of one image from the engine's inspect data.
+
+    Keys: id, name, version, tags (tags under ``repository/name``), verified, failed, created, revision,
+    bake_key, parent, labels.
+    """
+    config = attrs.get('Config') or {}
+    labels = config.get('Labels') or {}
+    name = labels.get(LABEL_NAME)
+    version = labels.get(LABEL_VERSION)
+    prefix = '%s/%s:' % (repository, name)
+    tags = sorted(t[len(prefix):] for t in (attrs.get('RepoTags') or []) if t.startswith(prefix))
+    version_tag = to_tag(version) if version else None
+    created = parse_time(labels.get(OCI_CREATED)) or parse_time(attrs.get('Created'))
+    return {
+        'id': attrs.get('Id'),
+        'name': name,
+        'version': version,
+        'tags': tags,
+        'verified': bool(version_tag) and (VERIFIED_PREFIX + version_tag) in tags,
+        'failed': bool(version_tag) and (FAILED_PREFIX + version_tag) in tags,
+        'created': created,
+        'revision': labels.get(OCI_REVISION),
+        'bake_key': labels.get(LABEL_BAKE_KEY),
+        'parent': labels.get(LABEL_PARENT),
+        'labels': labels,
+    }
+
+
+def version_sort_key(record):
+    """Sort key: semantic-version precedence, then creation time; unversioned records sort lowest."""
+    created = record.get('created') or datetime.datetime.min.replace(tzinfo=datetime.timezone.utc)
+    try:
+        key = SemVer.parse(record.get('version') or '').precedence_key
+        return (1, key, created)
+    except SemVerError:
+        return (0, (), created)
+
+
+class DockerImageStore:
+    """Image records on a Docker engine. ``client`` is a ``docker.DockerClient``."""
+
+    def __init__(self, client, repository):
+        self.client = client
+        self.repository = repository
+
+    # Reading ------------------------------------------------------------------------------------------
+    def images(self, name=None):
+        """Records of every image this collection baked (optionally of one name), newest version first."""
+        label = LABEL_NAME + ('=' + name if name else '')
+        try:
+            found = self.client.api.images(filters={'label': label})
+            records = [image_record(self.client.api.inspect_image(i['Id']), self.repository) for i in found]
+        except (APIError, DockerException) as exc:
+            raise ImageStoreError('cannot list images on the engine: %s' % exc)
+        return sorted(records, key=version_sort_key, reverse=True)
+
+    def get(self, ref):
+        """The record of ``ref`` (name:tag or image ID), or None when the engine has no such image."""
+        try:
+            return image_record(self.client.api.inspect_image(ref), self.repository)
+        except (ImageNotFound, NotFound):
+            return None
+        except (APIError, DockerException) as exc:
+            raise ImageStoreError('cannot inspect image %s: %s' % (ref, exc))
+
+    def find(self, name, version):
+        """The image tagged ``repository/name:version`` (a candidate, verified or not), or None."""
+        record = self.get(image_ref(self.repository, name, to_tag(version)))
+        if record is not None and record['name'] != name:
+            raise ImageStoreError(
+                '%s is not an image baked by immutable.infra for %s (its %s label is %r)'
+                % (image_ref(self.repository, name, to_tag(version)), name, LABEL_NAME, record['name']))
+        return record
+
+    def find_verified(self, name, version):
+        """The image that passed its tests for ``name`` ``version``, or None."""
+        return self.get(image_ref(self.repository, name, VERIFIED_PREFIX + to_tag(version)))
+
+    def newest_verified(self, name):
+        """The verified image of ``name`` with the highest version, or None."""
+        for record in self.images(name):
+            if record['verified']:
+                return record
+        return None
+
+    def containers(self, filters=None):
+        """Containers (running or not) as the engine lists them, for usage and orphan checks."""
+        try:
+            return self.client.api.containers(all=True, filters=filters or {})
+        except (APIError, DockerException) as exc:
+            raise ImageStoreError('cannot list containers: %s' % exc)
+
+    # Writing ------------------------------------------------------------------------------------------
+    def tag(self, image_id, name, tag):
+        try:
+            self.client.api.tag(image_id, '%s/%s' % (self.repository, name), tag, force=True)
+        except (APIError, DockerException) as exc:
+            raise ImageStoreError('cannot tag %s as %s: %s'
+                                  % (image_id, image_ref(self.repository, name, tag), exc))
+
+    def untag(self, name, tag):
+        """Remove one tag. The image itself goes only when that was its last tag and nothing uses it."""
+        ref = image_ref(self.repository, name, tag)
+        try:
+            self.client.api.remove_image(ref, noprune=False)
+        except (ImageNotFound, NotFound):
+            return
+        except (APIError, DockerException) as exc:
+            raise ImageStoreError('cannot remove tag %s: %s' % (ref, exc))
+
+    def remove_image(self, image_id):
+        try:
+            self.client.api.remove_image(image_id, force=True, noprune=False)
+        except (ImageNotFound, NotFound):
+            return
+        except (APIError, DockerException) as exc:
+            raise ImageStoreError('cannot remove image %s: %s' % (image_id, exc))
+
+    def remove_container(self, container_id):
+        try:
+            self.client.api.remove_container(container_id, force=True, v=True)
+        except NotFound:
+            return
+        except (APIError, DockerException) as exc:
+            raise ImageStoreError('cannot remove container %s: %s' % (container_id, exc))
+
+
+def docker_client(docker_host=None, timeout=60):
+    """A Docker client for ``docker_host`` (or DOCKER_HOST, or the local socket)."""
+    if not HAS_DOCKER:
+        raise ImageStoreError('the Python docker SDK is required on the controller (pip install docker): %s'
+                              % DOCKER_IMPORT_ERROR)
+    try:
+        if docker_host:
+            client = docker.DockerClient(base_url=docker_host, timeout=timeout)
+        else:
+            client = docker.from_env(timeout=timeout)
+        client.ping()
+    except DockerException as exc:
+        raise ImageStoreError('cannot reach the Docker engine at %s: %s (is it running? run make setup)'
+                              % (docker_host or 'DOCKER_HOST or the local socket', exc))
+    return client
