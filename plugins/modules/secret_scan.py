@@ -17,19 +17,19 @@ description:
     so that a bake fails before such a file is sealed into an image that every instance shares.
   - Each finding names the file, the rule that matched and the line (for rules that match content). The secret
     itself is never returned or logged.
-  - Rules that match content C(private_key) (PEM C(BEGIN ... PRIVATE KEY), including OpenSSH, RSA, EC, DSA,
+  - 'Rules that match content: C(private_key) (PEM C(BEGIN ... PRIVATE KEY), including OpenSSH, RSA, EC, DSA,
     encrypted and PGP private keys), C(aws_access_key_id) (C(AKIA) or C(ASIA) and 16 upper-case letters or
     digits), C(aws_secret_access_key) (an C(aws_secret_access_key) assignment with a 40 character value),
     C(gcp_service_account) (JSON with C("type": "service_account") and a C(private_key)),
     C(github_token) (C(ghp_), C(gho_), C(ghs_), C(ghu_), C(ghr_) or C(github_pat_) and 20 or more characters),
     C(slack_token) (C(xoxa-), C(xoxb-), C(xoxp-), C(xoxr-) or C(xoxs-) tokens), C(bearer_token)
     (C(Authorization: Bearer) with a token of 20 or more characters) and C(netrc_password) (a C(password)
-    entry in a C(.netrc) or C(_netrc) file).
-  - Rules that match the file name, whatever its content C(ssh_private_key_file) (C(id_rsa), C(id_dsa),
+    entry in a C(.netrc) or C(_netrc) file).'
+  - 'Rules that match the file name, whatever its content: C(ssh_private_key_file) (C(id_rsa), C(id_dsa),
     C(id_ecdsa), C(id_ecdsa_sk), C(id_ed25519), C(id_ed25519_sk); not the C(.pub) files),
     C(aws_credentials_file) (C(.aws/credentials)) and C(ansible_vault_password_file) (a name matching
     C(*vault*pass*) in any case, such as C(.vault_pass), C(vault_pass.txt) or C(.vault-password-file), unless
-    the file is vault-encrypted, that is starts with C($ANSIBLE_VAULT;)).
+    the file is vault-encrypted, that is starts with C($ANSIBLE_VAULT;)).'
   - Content rules read text files only. Files with a NUL byte in their first 8 KiB (binary) and files bigger
     than O(max_file_size) are skipped and counted in RV(skipped_files); rules that match the name still apply
     to them. Symbolic links are never followed; sockets, devices and FIFOs are ignored.
@@ -55,11 +55,11 @@ options:
     description:
       - Paths that are not scanned, as C(fnmatch) patterns matched against absolute paths (C(*) also matches
         C(/)). An excluded directory is not entered.
-      - The default leaves out pseudo filesystems and trees written only by the package manager
+      - 'The default leaves out pseudo filesystems and trees written only by the package manager:
         C(/proc), C(/sys), C(/dev), C(/run), C(/var/lib/dpkg), C(/var/lib/apt/lists), C(/var/cache/apt),
         C(/usr/share/doc), C(/usr/share/man), C(/usr/share/locale), C(/usr/share/zoneinfo) and
         C(/usr/lib/python3*). C(/etc), C(/root), C(/home), C(/tmp), C(/var), C(/opt), C(/srv) and
-        C(/usr/local) are scanned.
+        C(/usr/local) are scanned.'
       - Setting this option replaces the default list; add the defaults again to keep them.
     type: list
     elements: str

@@ -358,15 +358,15 @@ def test_grammar_matches_the_spec_regex(text):
 
 @settings(max_examples=500, deadline=None)
 @given(versions(), versions())
-def test_compare_follows_the_spec(a, b):
-    assert compare(a, b) == _spec_compare(a, b)
-    assert compare(b, a) == -compare(a, b)
-    key_a, key_b = SemVer.parse(a).precedence_key, SemVer.parse(b).precedence_key
-    assert ((key_a > key_b) - (key_a < key_b)) == compare(a, b)
-    assert (SemVer.parse(a) < SemVer.parse(b)) == (compare(a, b) < 0)
-    assert (SemVer.parse(a) >= SemVer.parse(b)) == (compare(a, b) >= 0)
+def test_compare_follows_the_spec(first, second):
+    assert compare(first, second) == _spec_compare(first, second)
+    assert compare(second, first) == -compare(first, second)
+    key_a, key_b = SemVer.parse(first).precedence_key, SemVer.parse(second).precedence_key
+    assert ((key_a > key_b) - (key_a < key_b)) == compare(first, second)
+    assert (SemVer.parse(first) < SemVer.parse(second)) == (compare(first, second) < 0)
+    assert (SemVer.parse(first) >= SemVer.parse(second)) == (compare(first, second) >= 0)
     # Equal precedence exactly when the versions differ in build metadata only.
-    assert (compare(a, b) == 0) == (a.split('+', 1)[0] == b.split('+', 1)[0])
+    assert (compare(first, second) == 0) == (first.split('+', 1)[0] == second.split('+', 1)[0])
 
 
 @settings(max_examples=300, deadline=None)

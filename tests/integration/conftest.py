@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+"""Integration tests: real playbooks against the real engine, in a test repository of their own.
+
+Images are baked under the repository ``itest`` (not the user's ``immutable``) and removed at the end.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import docker
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+REPOSITORY = 'itest'
+
+
+class PlaybookRun:
+    def __init__(self, completed):
+        self.rc = completed.returncode
+        self.output = completed.stdout + completed.stderr
+        try:
+            self.result = json.loads(completed.stdout[completed.stdout.index('{'):])
+        except ValueError:
+            self.result = {}
+
+    @property
+    def stats(self):
+        return self.result.get('stats', {}).get('localhost', {})
+
+    @property
+    def changed(self):
+        return self.stats.get('changed', 0)
+
+    def task_results(self, name_part):
+        """Every host result of the tasks whose name contains ``name_part``."""
+        found = []
+        for play in self.result.get('plays', []):
+            for task in play.get('tasks', []):
+                if name_part in task['task']['name']:
+                    found.extend(task['hosts'].values())
+        return found
+
+    def messages(self):
+        msgs = []
+        for play in self.result.get('plays', []):
+            for task in play.get('tasks', []):
+                msgs.extend(str(h.get('msg', '')) for h in task['hosts'].values())
+        return '\n'.join(msgs)
+
+
+def run_playbook(playbook, extra_vars=None, check=False, timeout=900, inventory=None):
+    """ansible-playbook from the repo root with the JSON callback; returns a PlaybookRun."""
+    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_NOCOLOR='1',
+               ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
+               PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
+    cmd = [os.path.join(BIN, 'ansible-playbook'), os.path.join('playbooks', playbook)]
+    if inventory:
+        cmd += ['-i', inventory]
+    for key, value in (extra_vars or {}).items():
+        cmd += ['-e', json.dumps({key: value})]
+    if check:
+        cmd.append('--check')
+    completed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    return PlaybookRun(completed)
+
+
+@pytest.fixture(scope='session')
+def engine():
+    return docker.from_env(timeout=120)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def clean_test_repository(engine):
+    """Remove every itest/* image and test container before and after the session."""
+    def clean():
+        for container in engine.containers.list(all=True, filters={'label': 'io.immutable-infra.test'}):
+            container.remove(force=True, v=True)
+        for image in engine.images.list():
+            if any(t.startswith(REPOSITORY + '/') for t in image.tags):
+                engine.images.remove(image.id, force=True)
+    clean()
+    yield
+    clean()

@@ -1,0 +1,155 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, immutable.infra contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import contextlib
+import json
+
+import pytest
+
+from ansible.module_utils import basic
+
+from ansible_collections.immutable.infra.plugins.modules import secret_scan
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core before 2.19
+    from ansible.module_utils.common.text.converters import to_bytes
+
+    @contextlib.contextmanager
+    def patch_module_args(args=None):
+        saved = basic._ANSIBLE_ARGS
+        basic._ANSIBLE_ARGS = to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args or {}}))
+        try:
+            yield
+        finally:
+            basic._ANSIBLE_ARGS = saved
+
+PEM = '-----BEGIN %sPRIVATE KEY-----'
+
+
+class ExitJson(Exception):
+    pass
+
+
+class FailJson(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def module_exits(monkeypatch):
+    def exit_json(self, **kwargs):
+        raise ExitJson(kwargs)
+
+    def fail_json(self, msg, **kwargs):
+        kwargs['msg'] = msg
+        raise FailJson(kwargs)
+
+    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
+
+
+def run_module(args):
+    """Run secret_scan's main() with ``args``; return ('exit' or 'fail', the result)."""
+    with patch_module_args(args):
+        try:
+            secret_scan.main()
+        except ExitJson as exc:
+            return 'exit', exc.args[0]
+        except FailJson as exc:
+            return 'fail', exc.args[0]
+    raise AssertionError('main() returned without exit_json or fail_json')
+
+
+@pytest.fixture
+def tree(tmp_path):
+    (tmp_path / 'etc').mkdir()
+    (tmp_path / 'etc' / 'motd').write_text('Welcome\n')
+    return tmp_path
+
+
+def test_fails_on_findings_with_paths_rules_and_how_to_allowlist(tree):
+    key = tree / 'root' / '.ssh' / 'id_ed25519'
+    key.parent.mkdir(parents=True)
+    key.write_text(PEM % 'OPENSSH ' + '\nb3Bl\n')
+
+    outcome, result = run_module({'paths': [str(tree)], 'exclude_paths': []})
+
+    assert outcome == 'fail'
+    assert '%s line 1 (rule private_key)' % key in result['msg']
+    assert '%s (rule ssh_private_key_file)' % key in result['msg']
+    assert 'image_seal_secret_allowlist' in result['msg']
+    assert result['findings'] == [
+        {'path': str(key), 'rule': 'ssh_private_key_file', 'line': None},
+        {'path': str(key), 'rule': 'private_key', 'line': 1},
+    ]
+    assert result['scanned_files'] == 2
+
+
+def test_exits_unchanged_when_there_is_nothing_to_report(tree):
+    outcome, result = run_module({'paths': [str(tree)], 'exclude_paths': []})
+
+    assert outcome == 'exit'
+    assert result['changed'] is False
+    assert result['findings'] == []
+    assert (result['scanned_files'], result['skipped_files'], result['allowlisted_findings']) == (1, 0, 0)
+
+
+def test_returns_findings_without_failing_when_fail_on_findings_is_false(tree):
+    (tree / 'etc' / '.vault_pass').write_text('hunter2\n')
+
+    outcome, result = run_module({'paths': [str(tree)], 'exclude_paths': [], 'fail_on_findings': False})
+
+    assert outcome == 'exit'
+    assert result['changed'] is False
+    assert result['findings'] == [
+        {'path': str(tree / 'etc' / '.vault_pass'), 'rule': 'ansible_vault_password_file', 'line': None}]
+    assert 'hunter2' not in json.dumps(result)
+
+
+def test_allowlisted_findings_do_not_fail(tree):
+    (tree / 'etc' / 'snakeoil.key').write_text(PEM % '' + '\n')
+
+    outcome, result = run_module({'paths': [str(tree)], 'exclude_paths': [], 'allowlist': ['*/snakeoil.key']})
+
+    assert outcome == 'exit'
+    assert result['findings'] == []
+    assert result['allowlisted_findings'] == 1
+
+
+def test_default_exclude_paths_apply_when_not_given(tree, monkeypatch):
+    seen = {}
+
+    def fake_scan(**kwargs):
+        seen.update(kwargs)
+        return {'findings': [], 'allowlisted_findings': 0, 'scanned_files': 0, 'skipped_files': 0}
+
+    monkeypatch.setattr(secret_scan, 'scan', fake_scan)
+
+    outcome, dummy = run_module({})
+
+    assert outcome == 'exit'
+    assert seen['paths'] == ['/']
+    assert '/proc' in seen['exclude_paths'] and '/etc' not in seen['exclude_paths']
+    assert seen['max_file_size'] == 1048576
+
+
+def test_check_mode_scans_the_same_way(tree):
+    (tree / 'etc' / 'app.env').write_text('AWS_ACCESS_KEY_ID=' + 'AK' + 'IA' + 'Q3EGRIJ7NDXZ5TBO\n')
+
+    outcome, result = run_module({'paths': [str(tree)], 'exclude_paths': [], '_ansible_check_mode': True})
+
+    assert outcome == 'fail'
+    assert result['findings'][0]['rule'] == 'aws_access_key_id'
+
+
+def test_a_missing_path_fails_with_a_message_naming_it(tree):
+    missing = str(tree / 'nope')
+
+    outcome, result = run_module({'paths': [missing]})
+
+    assert outcome == 'fail'
+    assert result['msg'] == 'paths: %s does not exist' % missing
