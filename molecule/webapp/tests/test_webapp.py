@@ -73,7 +73,8 @@ def served(host, bake):
     """Starts nginx once per instance as the image's command does, then fetches every endpoint."""
     if host.run("kill -0 \"$(cat /run/nginx.pid)\"").rc != 0:
         host.run_expect([0], "setsid nginx -g 'daemon off;' >%s 2>%s </dev/null &", STDOUT, STDERR)
-    return json.loads(host.check_output("python3 -c %s %s %s", FETCH, str(bake["port"]), " ".join(PATHS)))
+    fetch = "python3 -c %s %s" + " %s" * len(PATHS)
+    return json.loads(host.check_output(fetch, FETCH, str(bake["port"]), *PATHS))
 
 
 def test_configuration_passes_nginx_config_test(host):
