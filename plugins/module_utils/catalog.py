@@ -4,6 +4,10 @@
 
 """Image catalog: which images a prune removes and why. Pure functions, no engine access.
 
+Besides :func:`decide_prune`: :func:`parse_duration` reads a ``grace_period`` such as ``1d`` or ``12h``, and
+:func:`image_table`, :func:`channel_table`, :func:`history_table` and :func:`prune_table` lay out module
+results as text. ``catalog_store.py`` reads the engine for them.
+
 The caller (a controller-side module) reads the engine and passes plain image records; this module decides.
 One record is a dict:
 
@@ -421,3 +425,126 @@ def _depth(image, by_key):
         seen.add(image.key)
         depth += 1
     return depth
+
+
+_DURATION_RE = re.compile(r'(?:([0-9]+)([wdhms]))')
+_DURATION_UNITS = {'w': 604800, 'd': 86400, 'h': 3600, 'm': 60, 's': 1}
+
+
+def parse_duration(text):
+    """``1d``, ``12h``, ``30m``, ``45s``, ``2w`` or a combination (``1d12h``), or ``0``, as a ``timedelta``.
+
+    Raises :class:`CatalogError` for anything else.
+    """
+    if isinstance(text, int) and not isinstance(text, bool) and text == 0:
+        return datetime.timedelta(0)
+    if isinstance(text, str):
+        compact = text.strip().replace(' ', '')
+        if compact == '0':
+            return datetime.timedelta(0)
+        if compact and re.fullmatch(r'(?:[0-9]+[wdhms])+', compact):
+            seconds = sum(int(number) * _DURATION_UNITS[unit] for number, unit in _DURATION_RE.findall(compact))
+            return datetime.timedelta(seconds=seconds)
+    raise CatalogError('%r is not a duration: use a number and a unit, w (weeks), d (days), h (hours), m (minutes) '
+                       'or s (seconds), for example 1d, 12h, 30m or 1d12h; 0 for none' % (text,))
+
+
+def _cell(value):
+    if value is None or value == []:
+        return '-'
+    if isinstance(value, (list, tuple)):
+        return ','.join(str(item) for item in value)
+    return str(value)
+
+
+TABLE_COLUMNS = ('NAME', 'VERSION', 'STATUS', 'CHANNELS', 'USED BY', 'FLEETS', 'CREATED', 'ID')
+CHANNEL_COLUMNS = ('NAME', 'CHANNEL', 'VERSION', 'ID', 'ENTRIES', 'LAST CHANGE', 'PREVIOUS')
+HISTORY_COLUMNS = ('SEQ', 'TIME', 'ACTION', 'VERSION', 'PREVIOUS', 'ID')
+
+
+def _layout(columns, rows, empty):
+    rows = [list(columns)] + rows
+    widths = [max(len(row[column]) for row in rows) for column in range(len(columns))]
+    lines = ['  '.join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    if len(rows) == 1:
+        lines.append(empty)
+    return lines
+
+
+def _items(value, what):
+    if isinstance(value, (str, bytes, Mapping)) or not hasattr(value, '__iter__'):
+        raise CatalogError('expected the %s list, got %r' % (what, value))
+    items = list(value)
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise CatalogError('expected the %s list (of dicts), got the item %r' % (what, item))
+    return items
+
+
+def _short(image_id):
+    return _short_id(image_id) if isinstance(image_id, str) and image_id else '-'
+
+
+def history_table(history):
+    """A channel's history (``history`` of ``image_channel``, newest first) as lines of a text table."""
+    rows = []
+    for entry in _items(history, 'history'):
+        rows.append([_cell(entry.get('seq')), _cell(entry.get('time')), _cell(entry.get('action')),
+                     _cell(entry.get('version')), _cell(entry.get('previous_version')),
+                     _short(entry.get('image_id'))])
+    return _layout(HISTORY_COLUMNS, rows, '(no history)')
+
+
+def channel_table(channels):
+    """The ``channels`` list of ``image_info`` as lines of a text table, a header line first."""
+    rows = []
+    for channel in _items(channels, 'channels'):
+        history = channel.get('history') or []
+        last = history[0] if history else {}
+        rows.append([_cell(channel.get('name')), _cell(channel.get('channel')), _cell(channel.get('version')),
+                     _short(channel.get('image_id')), str(len(history)),
+                     _cell(('%s %s' % (last.get('action'), last.get('time'))) if last else None),
+                     _cell(last.get('previous_version'))])
+    return _layout(CHANNEL_COLUMNS, rows, '(no channels)')
+
+
+PRUNE_COLUMNS = ('ACTION', 'NAME', 'VERSION', 'ID', 'WHY')
+
+
+def prune_table(result):
+    """The result of ``image_prune`` (``removed`` and ``kept``) as lines of a text table, removals first."""
+    if not isinstance(result, Mapping) or 'removed' not in result or 'kept' not in result:
+        raise CatalogError('expected the result of image_prune (with removed and kept), got %r' % (result,))
+    rows = []
+    for record in _items(result['removed'], 'removed'):
+        rows.append(['remove', _cell(record.get('name')), _cell(record.get('version')), _short(record.get('id')),
+                     _cell(record.get('reason'))])
+    for record in _items(result['kept'], 'kept'):
+        rows.append(['keep', _cell(record.get('name')), _cell(record.get('version')), _short(record.get('id')),
+                     '; '.join(record.get('reasons') or []) or '-'])
+    return _layout(PRUNE_COLUMNS, rows, '(no images)')
+
+
+def image_table(images):
+    """The ``images`` list of ``image_info`` as lines of a text table, a header line first.
+
+    Columns: name, version, status (verified, failed or unverified), channels, containers using the image,
+    their fleets, creation time and the short image ID. An empty catalog gives the header and ``(no images)``.
+    """
+    rows = []
+    for image in _items(images, 'images'):
+        status = 'verified' if image.get('verified') else 'failed' if image.get('failed') else 'unverified'
+        created = image.get('created')
+        if isinstance(created, datetime.datetime):
+            created = created.strftime('%Y-%m-%dT%H:%M:%SZ')
+        rows.append([
+            _cell(image.get('name')),
+            _cell(image.get('version')),
+            status,
+            _cell(image.get('channels')),
+            _cell(image.get('containers')),
+            _cell(image.get('fleets')),
+            _cell(created),
+            _short(image.get('id')),
+        ])
+    return _layout(TABLE_COLUMNS, rows, '(no images)')

@@ -32,6 +32,7 @@ import re
 import stat
 import tempfile
 
+from ansible_collections.immutable.infra.plugins.module_utils.semver import is_valid
 
 SCHEMA = 1
 DEFAULT_PATH = '/etc/immutable-infra/manifest.json'
@@ -44,14 +45,6 @@ MANIFEST_KEYS = ('schema', 'name', 'version', 'revision', 'bake_key', 'parent_im
 # Installed packages only: dpkg-query -W also lists removed packages whose configuration files are left.
 DPKG_QUERY_FORMAT = '${Package}\\t${Version}\\t${db:Status-Status}\\n'
 
-# Semantic Versioning 2.0.0, the regular expression of semver.org with \d spelled [0-9] (ASCII digits only).
-_NUMBER = r'(?:0|[1-9][0-9]*)'
-_PRERELEASE_ID = r'(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)'
-_BUILD_ID = r'[0-9a-zA-Z-]+'
-_SEMVER = re.compile(
-    _NUMBER + r'\.' + _NUMBER + r'\.' + _NUMBER
-    + r'(?:-' + _PRERELEASE_ID + r'(?:\.' + _PRERELEASE_ID + r')*)?'
-    + r'(?:\+' + _BUILD_ID + r'(?:\.' + _BUILD_ID + r')*)?\Z')
 _SHA256 = re.compile(r'[0-9a-f]{64}\Z')
 _RFC3339_UTC = re.compile(r'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?Z\Z')
 
@@ -63,7 +56,7 @@ class ImageManifestError(Exception):
 
 
 def _is_semver(version):
-    return isinstance(version, str) and _SEMVER.match(version) is not None
+    return isinstance(version, str) and is_valid(version)
 
 
 def is_rfc3339_utc(value):

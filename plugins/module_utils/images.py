@@ -4,13 +4,21 @@
 """Image records kept in the engine itself (labels and tags), behind a small store interface.
 
 The catalog, the bake and the fleet code read and write images only through ``ImageStore``; the Docker
-engine implementation is ``DockerImageStore``. Records are plain dicts (see ``image_record``).
+engine implementation is ``DockerImageStore``. Records are plain dicts (see ``image_record`` and
+``channel_entry``).
+
+Channel history (docs/architecture.md, "Channels and their history") is kept as tiny record images: one empty
+image per history entry, carrying the entry in ``io.immutable-infra.channel.*`` labels and tagged
+``<repository>/<name>.channel-history:<channel>-<seq>``.
 """
 
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import datetime
+import io
+import json
+import tarfile
 
 from ansible_collections.immutable.infra.plugins.module_utils.semver import (
     SemVer, SemVerError, to_tag,
@@ -37,6 +45,16 @@ OCI_CREATED = 'org.opencontainers.image.created'
 VERIFIED_PREFIX = 'verified-'
 FAILED_PREFIX = 'failed-'
 
+# Fleet instances: containers labelled with their fleet and the image they were created from.
+LABEL_FLEET = LABEL_PREFIX + 'fleet'
+LABEL_IMAGE_ID = LABEL_PREFIX + 'image-id'
+
+# Channel history records: one label per field of an entry.
+CHANNEL_LABEL_PREFIX = LABEL_PREFIX + 'channel.'
+CHANNEL_FIELDS = ('name', 'channel', 'seq', 'action', 'version', 'image-id', 'time', 'previous-version',
+                  'previous-image-id')
+HISTORY_REPOSITORY_SUFFIX = '.channel-history'
+
 
 class ImageStoreError(Exception):
     """An engine call failed or an image record is not what was asked for; the message says which."""
@@ -45,6 +63,23 @@ class ImageStoreError(Exception):
 def image_ref(repository, name, tag):
     """``immutable/web:1.2.0`` from its parts."""
     return '%s/%s:%s' % (repository, name, tag)
+
+
+def history_repository(repository, name):
+    """``immutable/web.channel-history``: where the history record images of ``name``'s channels are tagged."""
+    return '%s/%s%s' % (repository, name, HISTORY_REPOSITORY_SUFFIX)
+
+
+def history_tag(channel, seq):
+    """``prod-000003``: the tag of entry ``seq`` of ``channel``."""
+    return '%s-%06d' % (channel, seq)
+
+
+def format_time(value):
+    """An aware datetime as RFC 3339 UTC with seconds (``2026-11-26T15:11:00Z``); None stays None."""
+    if value is None:
+        return None
+    return value.astimezone(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 def parse_time(text):
@@ -87,7 +122,11 @@ def image_record(attrs, repository):
     version = labels.get(LABEL_VERSION)
     prefix = '%s/%s:' % (repository, name)
     tags = sorted(t[len(prefix):] for t in (attrs.get('RepoTags') or []) if t.startswith(prefix))
-    version_tag = to_tag(version) if version else None
+    try:
+        version_tag = to_tag(version) if version else None
+    except SemVerError:
+        # A label that is not a semantic version: the image cannot carry a verified or failed tag of it.
+        version_tag = None
     created = parse_time(labels.get(OCI_CREATED)) or parse_time(attrs.get('Created'))
     return {
         'id': attrs.get('Id'),
@@ -102,6 +141,48 @@ def image_record(attrs, repository):
         'parent': labels.get(LABEL_PARENT),
         'labels': labels,
     }
+
+
+def channel_entry(attrs):
+    """One channel history entry from the inspect data (or list data) of its record image.
+
+    Keys: name, channel, seq (int), action (``promote`` or ``rollback``), version, image_id, time (aware
+    datetime), previous_version, previous_image_id (None when the channel pointed nowhere), record_id.
+    Raises ``ImageStoreError`` when the labels are not a valid entry.
+    """
+    labels = (attrs.get('Config') or {}).get('Labels') or attrs.get('Labels') or {}
+    values = dict((field, labels.get(CHANNEL_LABEL_PREFIX + field) or None) for field in CHANNEL_FIELDS)
+    record_id = attrs.get('Id')
+    try:
+        seq = int(values['seq'])
+    except (TypeError, ValueError):
+        seq = None
+    if not values['name'] or not values['channel'] or seq is None or seq < 1 or not values['image-id']:
+        raise ImageStoreError('image %s is not a valid channel history record (labels %s): remove it with docker '
+                              'rmi, it was not written by immutable.infra' % (record_id, sorted(labels)))
+    return {
+        'name': values['name'],
+        'channel': values['channel'],
+        'seq': seq,
+        'action': values['action'] or 'promote',
+        'version': values['version'],
+        'image_id': values['image-id'],
+        'time': parse_time(values['time']),
+        'previous_version': values['previous-version'],
+        'previous_image_id': values['previous-image-id'],
+        'record_id': record_id,
+    }
+
+
+def _empty_tar():
+    buffer = io.BytesIO()
+    tarfile.open(fileobj=buffer, mode='w').close()
+    return buffer.getvalue()
+
+
+def _label_change(labels):
+    """A Dockerfile ``LABEL`` instruction for ``labels`` (values JSON-quoted)."""
+    return 'LABEL ' + ' '.join('%s=%s' % (key, json.dumps(str(value))) for key, value in sorted(labels.items()))
 
 
 def version_sort_key(record):
@@ -168,7 +249,94 @@ class DockerImageStore:
         except (APIError, DockerException) as exc:
             raise ImageStoreError('cannot list containers: %s' % exc)
 
+    def usage(self):
+        """Image ID -> containers created from it (running or stopped): list of dicts name, fleet, state."""
+        found = {}
+        for container in self.containers():
+            names = [n.lstrip('/') for n in (container.get('Names') or [])]
+            found.setdefault(container.get('ImageID'), []).append({
+                'name': names[0] if names else container.get('Id', '')[:12],
+                'fleet': (container.get('Labels') or {}).get(LABEL_FLEET),
+                'state': container.get('State'),
+            })
+        for containers in found.values():
+            containers.sort(key=lambda c: c['name'])
+        return found
+
+    def channel_entries(self, name=None, channel=None):
+        """Channel history entries (see ``channel_entry``), optionally of one name and channel, oldest first."""
+        labels = [CHANNEL_LABEL_PREFIX + 'seq']
+        if name:
+            labels.append('%sname=%s' % (CHANNEL_LABEL_PREFIX, name))
+        if channel:
+            labels.append('%schannel=%s' % (CHANNEL_LABEL_PREFIX, channel))
+        try:
+            found = self.client.api.images(filters={'label': labels})
+        except (APIError, DockerException) as exc:
+            raise ImageStoreError('cannot list channel history records: %s' % exc)
+        entries = []
+        for image in found:
+            entry = channel_entry(image)
+            # Only records tagged under this repository belong to this catalog.
+            prefix = history_repository(self.repository, entry['name']) + ':'
+            if any(tag.startswith(prefix) for tag in image.get('RepoTags') or []):
+                entries.append(entry)
+        return sorted(entries, key=lambda e: (e['name'], e['channel'], e['seq']))
+
     # Writing ------------------------------------------------------------------------------------------
+    def add_channel_entry(self, entry):
+        """Write one history entry (a dict as ``channel_entry`` returns, without record_id) as a record image.
+
+        Returns the record image ID.
+        """
+        labels = {
+            CHANNEL_LABEL_PREFIX + 'name': entry['name'],
+            CHANNEL_LABEL_PREFIX + 'channel': entry['channel'],
+            CHANNEL_LABEL_PREFIX + 'seq': str(entry['seq']),
+            CHANNEL_LABEL_PREFIX + 'action': entry['action'],
+            CHANNEL_LABEL_PREFIX + 'version': entry['version'] or '',
+            CHANNEL_LABEL_PREFIX + 'image-id': entry['image_id'],
+            CHANNEL_LABEL_PREFIX + 'time': format_time(entry['time']),
+            CHANNEL_LABEL_PREFIX + 'previous-version': entry['previous_version'] or '',
+            CHANNEL_LABEL_PREFIX + 'previous-image-id': entry['previous_image_id'] or '',
+        }
+        repository = history_repository(self.repository, entry['name'])
+        tag = history_tag(entry['channel'], entry['seq'])
+        try:
+            output = self.client.api.import_image_from_data(_empty_tar(), repository=repository, tag=tag,
+                                                            changes=[_label_change(labels)])
+        except (APIError, DockerException) as exc:
+            raise ImageStoreError('cannot write channel history record %s:%s: %s' % (repository, tag, exc))
+        record_id = None
+        for line in (output or '').splitlines():
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if message.get('error') or message.get('errorDetail'):
+                raise ImageStoreError('cannot write channel history record %s:%s: %s'
+                                      % (repository, tag, message.get('error') or message.get('errorDetail')))
+            if str(message.get('status', '')).startswith('sha256:'):
+                record_id = message['status']
+        return record_id
+
+    def delete_image(self, image_id):
+        """Take every tag off an image and delete it, never by force: the engine refuses when a container
+        uses it (raises ``ImageStoreError``). Nothing happens when the image is gone already."""
+        try:
+            tags = self.client.api.inspect_image(image_id).get('RepoTags') or []
+            for ref in tags:
+                self.client.api.remove_image(ref, noprune=False)
+            try:
+                self.client.api.inspect_image(image_id)
+            except (ImageNotFound, NotFound):
+                return
+            self.client.api.remove_image(image_id, noprune=False)
+        except (ImageNotFound, NotFound):
+            return
+        except (APIError, DockerException) as exc:
+            raise ImageStoreError('cannot remove image %s: %s' % (image_id, exc))
+
     def tag(self, image_id, name, tag):
         try:
             self.client.api.tag(image_id, '%s/%s' % (self.repository, name), tag, force=True)

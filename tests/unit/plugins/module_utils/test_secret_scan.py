@@ -13,6 +13,7 @@ import pytest
 from ansible_collections.immutable.infra.plugins.module_utils import secret_scan as secret_scan_utils
 from ansible_collections.immutable.infra.plugins.module_utils.secret_scan import (
     DEFAULT_EXCLUDE_PATHS,
+    RULES,
     SecretScanError,
     findings_message,
     scan,
@@ -55,7 +56,7 @@ def scan_tree(tmp_path, **kwargs):
     return scan(paths=[str(tmp_path)], **kwargs)
 
 
-@pytest.mark.parametrize('name, content, rule, line', [
+CONTENT_CASES = [
     ('rsa.pem', 'x\n' + PEM % 'RSA ' + '\nMIIE\n', 'private_key', 2),
     ('openssh.key', PEM % 'OPENSSH ' + '\nb3Blbn\n', 'private_key', 1),
     ('ec.pem', PEM % 'EC ' + '\n', 'private_key', 1),
@@ -78,7 +79,10 @@ def scan_tree(tmp_path, **kwargs):
     ('headers.json', '{"Authorization": "Bearer ' + BEARER + '"}', 'bearer_token', 1),
     ('.netrc', 'machine api.example.com\n  login deploy\n  password s3cr3t\n', 'netrc_password', 3),
     ('_netrc', 'machine a login b password c\n', 'netrc_password', 1),
-])
+]
+
+
+@pytest.mark.parametrize('name, content, rule, line', CONTENT_CASES)
 def test_content_rule_finds_the_secret_and_its_line(tmp_path, name, content, rule, line):
     path = write(tmp_path, name, content)
 
@@ -124,7 +128,7 @@ def test_content_rule_does_not_flag_harmless_text(tmp_path, name, content):
     assert result['scanned_files'] == 1
 
 
-@pytest.mark.parametrize('relative, rule', [
+NAME_CASES = [
     ('root/.ssh/id_rsa', 'ssh_private_key_file'),
     ('root/.ssh/id_ed25519', 'ssh_private_key_file'),
     ('root/.ssh/id_ecdsa', 'ssh_private_key_file'),
@@ -136,7 +140,14 @@ def test_content_rule_does_not_flag_harmless_text(tmp_path, name, content):
     ('project/.vault-password-file', 'ansible_vault_password_file'),
     ('project/My_Vault.Pass', 'ansible_vault_password_file'),
     ('project/prod-vault-passphrase.sh', 'ansible_vault_password_file'),
-])
+]
+
+
+def test_every_rule_has_a_positive_case():
+    assert set(case[2] for case in CONTENT_CASES) | set(case[1] for case in NAME_CASES) == set(RULES)
+
+
+@pytest.mark.parametrize('relative, rule', NAME_CASES)
 def test_name_rule_flags_the_file_whatever_its_content(tmp_path, relative, rule):
     path = write(tmp_path, relative, 'nothing secret looking here\n')
 

@@ -1,0 +1,140 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, immutable.infra contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: image_prune
+short_description: Remove old image versions, never one that is in use, on a channel or protected
+version_added: 1.0.0
+author: immutable.infra contributors (@immutable-infra)
+description:
+  - Keeps the newest I(keep) verified versions of each image name and removes the other baked images, except an
+    image that is used by any container (running or stopped), is the target of a channel or among a channel's
+    last I(keep_history) history entries, is the parent of a kept image, or is listed in I(protect).
+  - Unverified and failed bakes are kept for I(grace_period) after they were baked, then removed.
+  - The decision is taken over the whole catalog (so the C(base) a kept C(web) was baked on stays) and narrowed
+    to I(name) when given.
+  - An image is removed by taking off all its tags and deleting it, never by force; the engine would refuse to
+    delete an image a container uses. When a container starts using an image between the decision and the
+    removal, nothing is removed.
+  - Channel history records (C(<repository>/<name>.channel-history)) are never removed; they are empty images
+    and keep the whole history of every channel.
+  - Returns, also in check mode, exactly what is (would be) removed and, for each kept image, why.
+extends_documentation_fragment:
+  - immutable.infra.engine
+options:
+  name:
+    description: Only prune images of this name. All names when not set.
+    type: str
+  keep:
+    description: Newest verified versions kept per name (at least 1).
+    type: int
+    default: 3
+  keep_history:
+    description: Previous targets kept per channel, counted in history entries (0 keeps only the current targets).
+    type: int
+    default: 5
+  protect:
+    description:
+      - Images never removed, by image ID (or a prefix of at least 12 hex digits), C(name:version) or tag
+        (C(immutable/web:1.2.0)). An entry that matches no image is an error, so a typo protects nothing unnoticed.
+    type: list
+    elements: str
+    default: []
+  grace_period:
+    description:
+      - How long unverified and failed bakes are kept, for example C(1d), C(12h), C(30m), C(1d12h); C(0) for not at all.
+    type: str
+    default: 1d
+attributes:
+  check_mode:
+    support: full
+    details: Returns exactly what a real run would remove and why every other image stays.
+  diff_mode:
+    support: full
+    details: The images of the catalog before and after (C(name:version id)).
+'''
+
+EXAMPLES = r'''
+- name: What would a prune of web remove?
+  immutable.infra.image_prune:
+    name: web
+    keep: 3
+  check_mode: true
+  register: prune_plan
+
+- name: Prune every name, keep the release we demo
+  immutable.infra.image_prune:
+    keep: 2
+    protect: [web:1.0.0]
+    grace_period: 12h
+'''
+
+RETURN = r'''
+removed:
+  description: Images removed (that would be removed, in check mode), children before parents.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {name: web, version: 1.0.0, id: "sha256:77aa...", created: "2026-11-20T10:00:00Z", tags: ["1.0.0", "verified-1.0.0"],
+       reason: not among the newest 3 verified versions of web}
+kept:
+  description: Images kept, each with every reason it is kept.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {name: web, version: 1.1.0, id: "sha256:9e2a...", created: "2026-11-21T10:00:00Z", tags: ["1.1.0", "verified-1.1.0"],
+       reasons: [used by container web-old]}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.immutable.infra.plugins.module_utils.catalog import CatalogError
+from ansible_collections.immutable.infra.plugins.module_utils.catalog_store import apply_prune, plan_prune
+from ansible_collections.immutable.infra.plugins.module_utils.common import engine_argument_spec
+from ansible_collections.immutable.infra.plugins.module_utils.images import (
+    DockerImageStore, ImageStoreError, docker_client,
+)
+
+
+def _lines(records):
+    return ''.join('%s:%s %s\n' % (r['name'], r['version'], r['id']) for r in sorted(records, key=lambda r: r['name']))
+
+
+def run(module):
+    p = module.params
+    store = DockerImageStore(docker_client(p['docker_host']), p['repository'])
+    plan = plan_prune(store, p['name'], p['keep'], p['keep_history'], p['protect'], p['grace_period'])
+    if plan['remove'] and not module.check_mode:
+        apply_prune(store, plan)
+    result = dict(changed=bool(plan['remove']), removed=plan['remove'], kept=plan['keep'])
+    if module._diff:
+        result['diff'] = dict(before=_lines(plan['keep'] + plan['remove']), after=_lines(plan['keep']))
+    return result
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=engine_argument_spec(
+            name=dict(type='str'),
+            keep=dict(type='int', default=3),
+            keep_history=dict(type='int', default=5),
+            protect=dict(type='list', elements='str', default=[]),
+            grace_period=dict(type='str', default='1d'),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        module.exit_json(**run(module))
+    except (CatalogError, ImageStoreError) as exc:
+        module.fail_json(msg=str(exc))
+
+
+if __name__ == '__main__':
+    main()
