@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, immutable.infra contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: fleet
+short_description: Read-only inventory of the running instances of immutable.infra fleets
+version_added: 1.0.0
+author: immutable.infra contributors (@immutable-infra)
+description:
+  - Lists the instances (containers) of every fleet from the engine's own records (container labels), grouped by
+    fleet, revision and version, for AWX inventory sources, audits and ad-hoc read-only checks.
+  - Hosts connect through the engine (C(community.docker.docker)), so C(ansible -m ansible.builtin.stat) and
+    similar read-only checks work. The bake roles refuse to run on these hosts (the sealed-image marker).
+  - 'Groups: C(fleet_<fleet>), C(fleet_<fleet>_revision_<n>), C(fleet_<fleet>_version_<version>) (characters that are
+    not valid in group names become C(_)), plus C(immutable_fleets) holding every instance.'
+extends_documentation_fragment:
+  - constructed
+options:
+  plugin:
+    description: Marks this file as an inventory source of this plugin.
+    type: str
+    required: true
+    choices: [immutable.infra.fleet]
+  docker_host:
+    description: URL of the Docker engine API; C(DOCKER_HOST) or the local socket when not set.
+    type: str
+  fleets:
+    description: Only these fleets; all fleets when empty.
+    type: list
+    elements: str
+    default: []
+  include_stopped:
+    description: Also list instances that are not running (exited, created).
+    type: bool
+    default: false
+requirements:
+  - docker (Python SDK) on the controller
+'''
+
+EXAMPLES = r'''
+# inventory/fleets.immutable.yml (the file name must end in immutable.yml or immutable.yaml, or fleet.yml)
+plugin: immutable.infra.fleet
+fleets: [web]
+keyed_groups:
+  - key: immutable_version
+    prefix: v
+'''
+
+import re
+
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+
+from ansible_collections.immutable.infra.plugins.module_utils.images import (
+    LABEL_PREFIX, ImageStoreError, docker_client,
+)
+
+LABEL_FLEET = LABEL_PREFIX + 'fleet'
+LABEL_REVISION = LABEL_PREFIX + 'revision'
+LABEL_VERSION = LABEL_PREFIX + 'version'
+LABEL_IMAGE_ID = LABEL_PREFIX + 'image-id'
+LABEL_ROLE = LABEL_PREFIX + 'role'
+
+
+def group_safe(text):
+    return re.sub(r'[^A-Za-z0-9_]', '_', str(text))
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable):
+
+    NAME = 'immutable.infra.fleet'
+
+    def verify_file(self, path):
+        return super(InventoryModule, self).verify_file(path) and path.endswith(
+            ('immutable.yml', 'immutable.yaml', 'fleet.yml', 'fleet.yaml'))
+
+    def parse(self, inventory, loader, path, cache=True):
+        super(InventoryModule, self).parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        try:
+            client = docker_client(self.get_option('docker_host'))
+            containers = client.api.containers(all=self.get_option('include_stopped'),
+                                               filters={'label': LABEL_FLEET})
+        except ImageStoreError as exc:
+            raise AnsibleParserError('immutable.infra.fleet: %s' % exc)
+        except Exception as exc:  # the SDK raises several types for engine errors
+            raise AnsibleParserError('immutable.infra.fleet: cannot list containers: %s' % exc)
+        wanted = set(self.get_option('fleets') or [])
+        self.inventory.add_group('immutable_fleets')
+        for container in containers:
+            labels = container.get('Labels') or {}
+            fleet = labels.get(LABEL_FLEET)
+            if not fleet or (wanted and fleet not in wanted) or labels.get(LABEL_ROLE, 'instance') != 'instance':
+                continue
+            self._add_instance(container, labels, fleet)
+
+    def _add_instance(self, container, labels, fleet):
+        name = container['Names'][0].lstrip('/')
+        host = self.inventory.add_host(name, group='immutable_fleets')
+        hostvars = {
+            'ansible_connection': 'community.docker.docker',
+            'ansible_host': name,
+            'ansible_python_interpreter': '/usr/bin/python3',
+            'immutable_fleet': fleet,
+            'immutable_revision': labels.get(LABEL_REVISION),
+            'immutable_version': labels.get(LABEL_VERSION),
+            'immutable_image_id': labels.get(LABEL_IMAGE_ID) or container.get('ImageID'),
+            'immutable_instance_state': container.get('State'),
+            'immutable_container_id': container['Id'],
+        }
+        docker_host = self.get_option('docker_host')
+        if docker_host:
+            hostvars['ansible_docker_extra_args'] = '-H %s' % docker_host
+        for key, value in hostvars.items():
+            self.inventory.set_variable(host, key, value)
+        groups = ['fleet_%s' % group_safe(fleet)]
+        if labels.get(LABEL_REVISION):
+            groups.append('fleet_%s_revision_%s' % (group_safe(fleet), group_safe(labels[LABEL_REVISION])))
+        if labels.get(LABEL_VERSION):
+            groups.append('fleet_%s_version_%s' % (group_safe(fleet), group_safe(labels[LABEL_VERSION])))
+        for group in groups:
+            self.inventory.add_group(group)
+            self.inventory.add_child(group, host)
+        strict = self.get_option('strict')
+        self._set_composite_vars(self.get_option('compose'), hostvars, host, strict=strict)
+        self._add_host_to_composed_groups(self.get_option('groups'), hostvars, host, strict=strict)
+        self._add_host_to_keyed_groups(self.get_option('keyed_groups'), hostvars, host, strict=strict)
