@@ -24,6 +24,6 @@ options:
 requirements:
   - docker (Python SDK) >= 5.0 on the controller
 notes:
-  - The engine is the record: versions, verification, channels and fleets live in image labels and tags and
-    container labels, not in a file on the controller.
+  - 'The engine is the record: versions, verification, channels and fleets live in image labels and tags and
+    container labels, not in a file on the controller.'
 '''

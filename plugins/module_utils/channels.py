@@ -40,13 +40,13 @@ class ChannelError(CatalogError):
 
 def channel_problem(channel):
     """Why ``channel`` is not a valid channel name, or None when it is one."""
+    if isinstance(channel, str) and channel in RESERVED_CHANNELS:
+        return "'%s' is reserved (Docker uses it as the default tag)" % channel
+    if isinstance(channel, str) and channel.startswith(RESERVED_PREFIXES):
+        return "'%s-...' tags mark the test verdict of a version" % channel.split('-', 1)[0]
     if not isinstance(channel, str) or not CHANNEL_RE.fullmatch(channel):
         return ('a channel name is 1 to 63 lowercase letters, digits and hyphens starting with a letter '
                 '(for example prod or staging-eu)')
-    if channel in RESERVED_CHANNELS:
-        return "'%s' is reserved (Docker uses it as the default tag)" % channel
-    if channel.startswith(RESERVED_PREFIXES):
-        return "'%s...' tags mark the test verdict of a version" % channel.split('-', 1)[0]
     if from_tag(channel) is not None:
         return 'it would collide with a version tag'
     return None
@@ -149,7 +149,10 @@ def target_image(store, name, version, allow_unverified):
     if store.get(image_ref(store.repository, name, FAILED_PREFIX + tag)) is not None:
         raise ChannelError('%s %s failed its image tests (it is tagged %s): it cannot be put on a channel; '
                            'bake a fixed version' % (name, version, FAILED_PREFIX + tag))
-    versions = [r['version'] for r in store.images(name) if r['version'] and r['version'] != version]
+    versions = []
+    for record in store.images(name):
+        if record['version'] and not record['failed'] and record['version'] not in versions:
+            versions.append(record['version'])
     raise ChannelError('%s has no version %s in repository %s; versions: %s'
                        % (name, version, store.repository, ', '.join(versions) or 'none'))
 

@@ -204,14 +204,18 @@ class DockerImageStore:
 
     # Reading ------------------------------------------------------------------------------------------
     def images(self, name=None):
-        """Records of every image this collection baked (optionally of one name), newest version first."""
+        """Records of every image this collection baked (optionally of one name), newest version first.
+
+        Only images with a tag under this repository (``<repository>/<name>:...``) count: the same engine may
+        hold other repositories (tests use their own), and an image with no tag left is not in any catalog.
+        """
         label = LABEL_NAME + ('=' + name if name else '')
         try:
             found = self.client.api.images(filters={'label': label})
             records = [image_record(self.client.api.inspect_image(i['Id']), self.repository) for i in found]
         except (APIError, DockerException) as exc:
             raise ImageStoreError('cannot list images on the engine: %s' % exc)
-        return sorted(records, key=version_sort_key, reverse=True)
+        return sorted((r for r in records if r['tags']), key=version_sort_key, reverse=True)
 
     def get(self, ref):
         """The record of ``ref`` (name:tag or image ID), or None when the engine has no such image."""

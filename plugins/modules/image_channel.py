@@ -26,6 +26,7 @@ description:
   - Unknown images or versions, invalid channel names and invalid versions fail before anything changes.
 extends_documentation_fragment:
   - immutable.infra.engine
+  - ansible.builtin.action_common_attributes
 options:
   name:
     description: Image name (C(web)).
@@ -58,6 +59,9 @@ attributes:
   diff_mode:
     support: full
     details: Before and after version and image ID of the channel.
+  platform:
+    platforms: posix
+    details: Runs on the controller and talks to the engine's API.
 '''
 
 EXAMPLES = r'''
@@ -107,7 +111,7 @@ previous_version:
   returned: always
   type: str
   sample: 1.1.0
-action:
+operation:
   description: C(none), C(promote), C(rollback), or C(retag) (the history was right, only the tag was moved).
   returned: always
   type: str
@@ -144,7 +148,7 @@ def run(module):
     plan = set_channel(store, p['name'], p['channel'], p['state'], p['version'], p['allow_unverified'],
                        module.check_mode)
     result = dict(
-        changed=plan['changed'], name=p['name'], channel=p['channel'], action=plan['action'],
+        changed=plan['changed'], name=p['name'], channel=p['channel'], operation=plan['action'],
         version=plan['after']['version'], image_id=plan['after']['image_id'],
         previous_version=plan['before']['version'],
         entry=public_entry(plan['entry']) if plan['entry'] else None,

@@ -22,6 +22,7 @@ description:
     typo does not look like an empty catalog.
 extends_documentation_fragment:
   - immutable.infra.engine
+  - ansible.builtin.action_common_attributes
 options:
   name:
     description: Only images of this name (C(web)). All names when not set.
@@ -38,6 +39,9 @@ attributes:
     details: The module only reads.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
+    details: Runs on the controller and talks to the engine's API.
 '''
 
 EXAMPLES = r'''

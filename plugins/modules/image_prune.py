@@ -26,6 +26,7 @@ description:
   - Returns, also in check mode, exactly what is (would be) removed and, for each kept image, why.
 extends_documentation_fragment:
   - immutable.infra.engine
+  - ansible.builtin.action_common_attributes
 options:
   name:
     description: Only prune images of this name. All names when not set.
@@ -57,6 +58,9 @@ attributes:
   diff_mode:
     support: full
     details: The images of the catalog before and after (C(name:version id)).
+  platform:
+    platforms: posix
+    details: Runs on the controller and talks to the engine's API.
 '''
 
 EXAMPLES = r'''

@@ -1,0 +1,197 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, immutable.infra contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The instance provider interface: what the fleet engine needs from a place that runs instances.
+
+A provider runs a fleet's *instances* (identical copies of one image, never changed once running) and its one
+*load balancer*, and keeps two small records in the engine itself: the fleet's *lock* (atomic create, so two
+controllers cannot change a fleet at once) and its *revision history*. The local Docker engine is the embedded
+default (``provider/docker.py``); Docker Swarm and AWS implement the same methods.
+
+The engine only creates, starts, stops and removes instances; it never execs into, copies into or reconfigures
+one. Instances and load balancers are described by the plain classes below.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import abc
+
+LABEL_PREFIX = 'io.immutable-infra.'
+LABEL_FLEET = LABEL_PREFIX + 'fleet'
+LABEL_ROLE = LABEL_PREFIX + 'role'
+LABEL_REVISION = LABEL_PREFIX + 'revision'
+LABEL_VERSION = LABEL_PREFIX + 'version'
+LABEL_IMAGE_ID = LABEL_PREFIX + 'image-id'
+LABEL_SERVICE_PORT = LABEL_PREFIX + 'service-port'
+LABEL_LISTEN = LABEL_PREFIX + 'listen'
+
+ROLE_INSTANCE = 'instance'
+ROLE_LB = 'lb'
+ROLE_LOCK = 'lock'
+
+
+class ProviderError(Exception):
+    """The provider could not do what was asked; the message names the object and the engine's answer."""
+
+
+class LockHeld(ProviderError):
+    """The fleet's lock exists; ``holder`` is what its labels say (host, pid, started, operation, token)."""
+
+    def __init__(self, fleet, holder):
+        super(LockHeld, self).__init__('fleet %s is locked by %s' % (fleet, describe_holder(holder)))
+        self.fleet = fleet
+        self.holder = holder
+
+
+def describe_holder(holder):
+    """``rollout of web to 1.1.0 (pid 4242 on ci-1, since 2026-11-26T15:11:00Z)``."""
+    if not holder:
+        return 'nobody'
+    return '%s (pid %s on %s, since %s)' % (holder.get('operation') or 'an unknown operation',
+                                            holder.get('pid', '?'), holder.get('host', '?'),
+                                            holder.get('started', '?'))
+
+
+class Instance:
+    """One instance of a fleet.
+
+    ``state`` is the provider's word (``running``, ``exited``, ``created``...); ``endpoint`` is the
+    ``(host, port)`` where the controller reaches the service port (None when not running); ``address`` the
+    ``(ip, port)`` where the load balancer reaches it.
+    """
+
+    def __init__(self, name, id, fleet, revision, version, image_id, service_port, state, endpoint=None,
+                 address=None, created=None, labels=None):
+        self.name = name
+        self.id = id
+        self.fleet = fleet
+        self.revision = revision
+        self.version = version
+        self.image_id = image_id
+        self.service_port = service_port
+        self.state = state
+        self.endpoint = endpoint
+        self.address = address
+        self.created = created
+        self.labels = labels or {}
+
+    @property
+    def running(self):
+        return self.state == 'running'
+
+    def __repr__(self):
+        return 'Instance(%s r%s %s %s)' % (self.name, self.revision, self.version, self.state)
+
+    def as_dict(self):
+        return {
+            'name': self.name,
+            'id': self.id,
+            'revision': self.revision,
+            'version': self.version,
+            'image_id': self.image_id,
+            'service_port': self.service_port,
+            'state': self.state,
+            'endpoint': '%s:%s' % self.endpoint if self.endpoint else None,
+            'address': '%s:%s' % self.address if self.address else None,
+            'created': self.created,
+        }
+
+
+class LoadBalancer:
+    """A fleet's load balancer: ``api`` and ``stats`` are ``(host, port)`` the controller reaches."""
+
+    def __init__(self, name, id, fleet, image_id, version, listen, state, api=None, stats=None):
+        self.name = name
+        self.id = id
+        self.fleet = fleet
+        self.image_id = image_id
+        self.version = version
+        self.listen = listen
+        self.state = state
+        self.api = api
+        self.stats = stats
+
+    @property
+    def running(self):
+        return self.state == 'running'
+
+    def as_dict(self):
+        return {
+            'name': self.name,
+            'id': self.id,
+            'image_id': self.image_id,
+            'version': self.version,
+            'listen': self.listen,
+            'state': self.state,
+            'api': '%s:%s' % self.api if self.api else None,
+            'stats': '%s:%s' % self.stats if self.stats else None,
+        }
+
+
+class Provider(abc.ABC):
+    """What the fleet engine needs from an instance provider. Every method raises ProviderError."""
+
+    # Instances ------------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def instances(self, fleet):
+        """Every instance of ``fleet``, whatever its state, as ``Instance`` objects."""
+
+    @abc.abstractmethod
+    def create_instance(self, fleet, image_id, version, revision, service_port):
+        """Create and start one instance of ``image_id``; returns it running, with endpoint and address."""
+
+    @abc.abstractmethod
+    def start_instance(self, instance):
+        """Start a stopped instance (kept for a fast rollback); returns it refreshed."""
+
+    @abc.abstractmethod
+    def stop_instance(self, instance, timeout):
+        """Stop an instance, letting it finish for up to ``timeout`` seconds."""
+
+    @abc.abstractmethod
+    def remove_instance(self, instance):
+        """Remove an instance for good (stopping it first if needed); a missing one is not an error."""
+
+    # Load balancer --------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def load_balancer(self, fleet):
+        """The fleet's ``LoadBalancer`` or None."""
+
+    @abc.abstractmethod
+    def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port):
+        """Create and start the fleet's load balancer listening on ``listen_host:listen_port``."""
+
+    @abc.abstractmethod
+    def remove_load_balancer(self, fleet):
+        """Remove the fleet's load balancer; a missing one is not an error."""
+
+    # Records kept in the engine ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def acquire_lock(self, fleet, holder):
+        """Take the fleet's lock atomically, labelled with ``holder`` (a dict of strings); LockHeld when taken."""
+
+    @abc.abstractmethod
+    def lock_holder(self, fleet):
+        """The holder dict of the fleet's lock, or None when unlocked."""
+
+    @abc.abstractmethod
+    def release_lock(self, fleet, token=None):
+        """Release the lock (only when its holder has ``token``, unless token is None: break it)."""
+
+    @abc.abstractmethod
+    def read_history(self, fleet):
+        """The fleet's revision history: a list of dicts, oldest first ([] when none)."""
+
+    @abc.abstractmethod
+    def write_history(self, fleet, entries):
+        """Replace the fleet's revision history with ``entries``."""
+
+    # Fleets -------------------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def fleets(self):
+        """Names of the fleets that have anything on this provider."""
+
+    @abc.abstractmethod
+    def forget(self, fleet):
+        """Remove what is left of a fleet once its instances and load balancer are gone (network, history)."""

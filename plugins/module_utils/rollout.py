@@ -1,0 +1,1088 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, immutable.infra contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet engine: roll a fleet from one image to the next without touching a running instance.
+
+``FleetEngine`` works through three narrow interfaces: a ``Provider`` (instances, load balancer, lock and
+history records), the load balancer's ``RuntimeAPI`` (servers in and out) and an HTTP probe the controller
+uses to health-check an instance on its published port. Everything it does to a fleet is one of: create,
+start, stop or remove an instance; add, drain, re-weight or delete a load-balancer server.
+
+The building blocks are public so heal and drift reuse them under the same lock:
+
+- ``observe()`` and ``classify()``: what runs, what serves, what is left over;
+- ``locked()``: the per-fleet lock (a dead holder on this host is taken over, ``break_lock`` breaks any);
+- ``bring_in()`` = ``provision()`` + ``gate()`` + ``admit()``, ``retire()``, ``monitor()``, ``normalize()``.
+
+A rollout: plan (check mode stops here) -> lock -> history entry ``in_progress`` -> load balancer -> normalize
+(clean up after an interrupted run) -> strategy (rolling, blue_green, canary) -> prune stopped instances ->
+history ``succeeded``. Any failure rolls back to the revision that served before (history ``rolled_back``, or
+``failed`` when even that failed) and raises FleetError with the events so far.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import contextlib
+import datetime
+import os
+import socket
+import time
+import uuid
+
+try:
+    import http.client as http_client
+except ImportError:  # pragma: no cover - Python 2 is not supported on the controller
+    http_client = None
+
+from ansible_collections.immutable.infra.plugins.module_utils.fleet import (
+    NORMAL_WEIGHT, FleetError, analyse_canary, canary_weights, plan_rolling, rolling_limits, rolling_step,
+)
+from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError, RuntimeAPI
+from ansible_collections.immutable.infra.plugins.module_utils.images import (
+    FAILED_PREFIX, ImageStoreError, image_ref,
+)
+from ansible_collections.immutable.infra.plugins.module_utils.provider import (
+    LockHeld, ProviderError, describe_holder,
+)
+from ansible_collections.immutable.infra.plugins.module_utils.semver import to_tag
+
+OUTCOMES = ('in_progress', 'succeeded', 'rolled_back', 'failed', 'interrupted')
+HEALTH_FALL = 3
+
+
+class StepFailed(Exception):
+    """A rollout step failed: the engine rolls back. ``detail`` holds data for the report (canary analysis)."""
+
+    def __init__(self, msg, detail=None):
+        super(StepFailed, self).__init__(msg)
+        self.detail = detail
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def http_status(host, port, path, timeout):
+    """``(status, None)`` of GET http://host:port/path, or ``(None, error)`` when nothing usable came back."""
+    conn = http_client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.request('GET', path, headers={'Connection': 'close', 'User-Agent': 'immutable.infra-health'})
+        response = conn.getresponse()
+        response.read()
+        return response.status, None
+    except (OSError, http_client.HTTPException) as exc:
+        return None, '%s: %s' % (type(exc).__name__, exc)
+    finally:
+        conn.close()
+
+
+def process_start(pid):
+    """Start time of process ``pid`` in clock ticks since boot (field 22 of /proc/PID/stat), or ''."""
+    try:
+        with open('/proc/%d/stat' % int(pid)) as handle:
+            data = handle.read()
+    except (OSError, ValueError):
+        return ''
+    # The command name (field 2) may hold spaces; it ends at the last ')'.
+    fields = data[data.rfind(')') + 2:].split()
+    return fields[19] if len(fields) > 19 else ''
+
+
+def holder_alive(holder, hostname):
+    """True / False when we can tell whether the lock holder process lives (same host), None otherwise."""
+    if not holder or holder.get('host') != hostname:
+        return None
+    try:
+        pid = int(holder.get('pid'))
+    except (TypeError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        if getattr(exc, 'errno', None) == 3:  # ESRCH: no such process
+            return False
+    start = process_start(pid)
+    if holder.get('pid_start') and start and start != holder['pid_start']:
+        return False  # the pid was reused by another process
+    return True
+
+
+def resolve_image(store, name, version=None, channel=None, require_verified=True):
+    """The image a fleet runs, from a version or a channel: ``{image, version, id, ref, channel}``.
+
+    Raises FleetError saying what is missing and how to get it.
+    """
+    repository = store.repository
+    try:
+        if channel:
+            ref = image_ref(repository, name, channel)
+            record = store.get(ref)
+            if record is None:
+                raise FleetError('channel %s of %s does not exist: there is no image tagged %s (promote a version '
+                                 'to it with image_channel, or give -e version=X.Y.Z)' % (channel, name, ref))
+            if record['name'] != name:
+                raise FleetError('%s is not an image of %s (its name label is %r)' % (ref, name, record['name']))
+        else:
+            ref = image_ref(repository, name, to_tag(version))
+            record = store.find(name, version)
+            if record is None:
+                failed = store.get(image_ref(repository, name, FAILED_PREFIX + to_tag(version)))
+                if failed is not None:
+                    raise FleetError('%s %s failed its image tests (tagged %s) and cannot be rolled out'
+                                     % (name, version, image_ref(repository, name, FAILED_PREFIX + to_tag(version))))
+                raise FleetError('there is no image %s on the engine: bake it first (ansible-playbook '
+                                 'playbooks/bake.yml -e image=%s -e version=%s)' % (ref, name, version))
+    except ImageStoreError as exc:
+        raise FleetError(str(exc))
+    if require_verified and not record['verified']:
+        raise FleetError('%s (%s) is not verified: its image tests have not passed, so it is not rolled out '
+                         '(bake it with playbooks/bake.yml, or set require_verified: false)' % (ref, record['id']))
+    if not record['version']:
+        raise FleetError('%s has no %s label: it was not baked by immutable.infra' % (ref, 'version'))
+    return {'image': name, 'version': record['version'], 'id': record['id'], 'ref': ref, 'channel': channel}
+
+
+class FleetState:
+    """One observation of a fleet: instances, load balancer, its servers, history and lock holder."""
+
+    def __init__(self, instances, lb, servers, history, lock):
+        self.instances = instances
+        self.lb = lb
+        self.servers = servers
+        self.history = history
+        self.lock = lock
+
+    @property
+    def running(self):
+        return [i for i in self.instances if i.running]
+
+    def last_entry(self):
+        return self.history[-1] if self.history else None
+
+
+class Classified:
+    """Instances of a fleet sorted by what a rollout to ``target`` does with them (see ``classify``)."""
+
+    def __init__(self):
+        self.target = []        # serving at the target image, at most `desired` (newest first kept)
+        self.surplus = []       # serving at the target image beyond `desired`
+        self.other = []         # serving another image: to replace
+        self.unestablished = []  # in the load balancer but not serving normally (drain, maint, down, odd weight)
+        self.orphans = []       # running but not in the load balancer
+        self.adopt = []         # running while the load balancer has no server at all: put back in
+        self.dead = []          # not running and not worth keeping (never started, crashed serving image)
+        self.stopped = []       # stopped instances (kept for a fast rollback) of other images
+        self.reusable = []      # stopped instances of the target image
+        self.stray_servers = []  # load-balancer servers without a running instance
+
+    @property
+    def serving(self):
+        return self.target + self.surplus + self.other
+
+    def changes(self):
+        return bool(self.surplus or self.other or self.unestablished or self.orphans or self.adopt or self.dead
+                    or self.stray_servers)
+
+
+def established(server):
+    """A load-balancer server that serves normally: ready, up, at the normal weight."""
+    return bool(server) and server.get('admin') == 'ready' and server.get('up') and \
+        server.get('weight') == NORMAL_WEIGHT
+
+
+def _age_key(instance):
+    return (instance.revision, instance.created or '', instance.name)
+
+
+def classify(state, target_id, service_port, desired, current_image=None):
+    """Sort the instances of ``state`` for a rollout to image ``target_id`` (pure function).
+
+    ``current_image`` is the image to put back in service when the load balancer lost all its servers
+    (restarted or recreated); without it, the image of the newest running instance is used.
+    """
+    out = Classified()
+    running = [i for i in state.instances if i.running]
+    names = set(i.name for i in running)
+    servers = state.servers or {}
+    out.stray_servers = sorted(n for n in servers if n not in names)
+
+    def matches(inst):
+        return inst.image_id == target_id and inst.service_port == service_port
+
+    if running and not servers:
+        images = set(i.image_id for i in running)
+        adopt_image = current_image if current_image in images else max(running, key=_age_key).image_id
+        out.adopt = [i for i in running if i.image_id == adopt_image]
+        out.orphans = [i for i in running if i.image_id != adopt_image]
+    else:
+        for inst in sorted(running, key=_age_key, reverse=True):
+            server = servers.get(inst.name)
+            if server is None:
+                out.orphans.append(inst)
+            elif not established(server):
+                out.unestablished.append(inst)
+            elif matches(inst):
+                (out.target if len(out.target) < desired else out.surplus).append(inst)
+            else:
+                out.other.append(inst)
+        out.other.sort(key=_age_key)
+        out.surplus.sort(key=_age_key)
+    serving_images = set(i.image_id for i in out.target + out.surplus + out.other + out.adopt)
+    for inst in state.instances:
+        if inst.running:
+            continue
+        if inst.state != 'exited' or inst.image_id in serving_images:
+            # Never started, or a crashed copy of an image that serves: replaced, never restarted.
+            out.dead.append(inst)
+        elif matches(inst):
+            out.reusable.append(inst)
+        else:
+            out.stopped.append(inst)
+    return out
+
+
+def keep_stopped(stopped, keep_revisions):
+    """Split stopped instances into (kept, removed): the newest ``keep_revisions`` images are kept."""
+    groups = {}
+    for inst in stopped:
+        groups.setdefault(inst.image_id, []).append(inst)
+    ranked = sorted(groups.values(), key=lambda g: max(i.revision for i in g), reverse=True)
+    kept = [i for group in ranked[:keep_revisions] for i in group]
+    removed = [i for group in ranked[keep_revisions:] for i in group]
+    return kept, removed
+
+
+class FleetEngine:
+    """Rollouts, rollbacks and the building blocks heal and drift reuse, for one fleet.
+
+    ``spec`` is a resolved fleet spec (``fleet.resolve_spec``). ``http``, ``sleep``, ``clock``, ``now`` and
+    ``lb_factory`` are injectable for tests.
+    """
+
+    def __init__(self, provider, fleet, spec=None, http=http_status, sleep=time.sleep, clock=time.monotonic,
+                 now=utcnow, lb_factory=None, hostname=None, pid=None):
+        self.provider = provider
+        self.fleet = fleet
+        self.spec = spec
+        self.http = http
+        self.sleep = sleep
+        self.clock = clock
+        self.now = now
+        self.lb_factory = lb_factory or (lambda lb: RuntimeAPI(lb.api[0], lb.api[1]))
+        self.hostname = hostname or socket.gethostname()
+        self.pid = pid or os.getpid()
+        self.events = []
+        self.warnings = []
+        self.analysis = None
+        self._t0 = clock()
+        self._api = None
+        self._api_lb_id = None
+        self._initial_serving = set()
+
+    # Reporting ------------------------------------------------------------------------------------------
+    def log(self, message):
+        self.events.append({'t': round(self.clock() - self._t0, 1), 'event': message})
+
+    def warn(self, message):
+        self.warnings.append(message)
+        self.log('warning: ' + message)
+
+    # Observation --------------------------------------------------------------------------------------------
+    def lb_api(self, lb=None):
+        """The runtime API of the fleet's running load balancer (None when there is none)."""
+        if lb is None:
+            lb = self.provider.load_balancer(self.fleet)
+        if lb is None or not lb.running or not lb.api:
+            return None
+        if self._api is None or self._api_lb_id != lb.id:
+            self._api = self.lb_factory(lb)
+            self._api_lb_id = lb.id
+        return self._api
+
+    def observe(self):
+        instances = self.provider.instances(self.fleet)
+        lb = self.provider.load_balancer(self.fleet)
+        servers = {}
+        api = self.lb_api(lb)
+        if api is not None:
+            try:
+                servers = api.servers()
+            except HAProxyError as exc:
+                raise FleetError('the load balancer %s of fleet %s is running but its runtime API does not answer '
+                                 '(%s); look at its logs (docker logs %s)' % (lb.name, self.fleet, exc, lb.name))
+        return FleetState(instances, lb, servers, self.provider.read_history(self.fleet),
+                          self.provider.lock_holder(self.fleet))
+
+    def current_image(self, state):
+        """Image ID of the last succeeded revision, or None."""
+        for entry in reversed(state.history):
+            if entry.get('outcome') == 'succeeded':
+                return entry.get('image_id')
+        return None
+
+    def classify(self, state, target):
+        return classify(state, target['id'], self.spec['service_port'], self.spec['instances'],
+                        self.current_image(state))
+
+    # Lock -------------------------------------------------------------------------------------------------
+    def lock_message(self, holder, alive):
+        hint = ('wait for it to finish' if alive else
+                'if that process is gone for good (for example a controller on another host that died), rerun '
+                'with break_lock=true (-e break_lock=true)')
+        if alive:
+            hint += '; if it is stuck, stop it or rerun with break_lock=true (-e break_lock=true)'
+        return ('fleet %s is locked by %s: another rollout, rollback or heal is changing it. Nothing was '
+                'changed. To go on: %s.' % (self.fleet, describe_holder(holder), hint))
+
+    def check_lock(self, holder, break_lock):
+        """Fail fast (before planning) when a live process holds the lock."""
+        if holder and not break_lock and holder_alive(holder, self.hostname) is not False:
+            raise FleetError(self.lock_message(holder, holder_alive(holder, self.hostname)))
+
+    @contextlib.contextmanager
+    def locked(self, operation, break_lock=False):
+        """Hold the fleet's lock for the body; a lock whose holder died on this host is taken over."""
+        holder = {
+            'host': self.hostname,
+            'pid': str(self.pid),
+            'pid_start': process_start(self.pid),
+            'started': self.now(),
+            'operation': operation,
+            'token': uuid.uuid4().hex,
+        }
+        try:
+            self.provider.acquire_lock(self.fleet, holder)
+        except LockHeld as exc:
+            alive = holder_alive(exc.holder, self.hostname)
+            if not break_lock and alive is not False:
+                raise FleetError(self.lock_message(exc.holder, alive))
+            self.warn('broke the lock of fleet %s held by %s (%s)' % (
+                self.fleet, describe_holder(exc.holder),
+                'break_lock=true' if break_lock else 'that process no longer exists'))
+            self.provider.release_lock(self.fleet)
+            try:
+                self.provider.acquire_lock(self.fleet, holder)
+            except LockHeld as again:
+                raise FleetError(self.lock_message(again.holder, holder_alive(again.holder, self.hostname)))
+        self.log('locked fleet %s (%s)' % (self.fleet, operation))
+        try:
+            yield holder
+        finally:
+            self.provider.release_lock(self.fleet, token=holder['token'])
+            self.log('released the lock of fleet %s' % self.fleet)
+
+    # Building blocks ----------------------------------------------------------------------------------------
+    def ensure_lb(self, lb_image):
+        """Start the fleet's load balancer when it is missing or not running; wait for its runtime API."""
+        lb = self.provider.load_balancer(self.fleet)
+        if lb is not None and not lb.running:
+            self.log('load balancer %s is %s: replacing it' % (lb.name, lb.state))
+            self.provider.remove_load_balancer(self.fleet)
+            lb = None
+        if lb is None:
+            lb = self.provider.create_load_balancer(self.fleet, lb_image['id'], lb_image['version'],
+                                                    self.spec['listen_host'], self.spec['listen_port'])
+            self.log('created load balancer %s (lb %s) on %s' % (lb.name, lb_image['version'], self.spec['listen']))
+        api = self.lb_api(lb)
+        if api is None:
+            raise FleetError('the load balancer of fleet %s has no published runtime API port' % self.fleet)
+        api.wait_ready(timeout=20, sleep=self.sleep, clock=self.clock)
+        return lb
+
+    def provision(self, target, revision, count):
+        """``count`` running instances of ``target``: stopped ones of that image are started first (kept by
+        a blue/green rollout for a fast rollback), the rest are created."""
+        if count <= 0:
+            return []
+        brought = []
+        try:
+            reusable = [i for i in self.provider.instances(self.fleet)
+                        if i.state == 'exited' and i.image_id == target['id']
+                        and i.service_port == self.spec['service_port']]
+            for inst in sorted(reusable, key=_age_key, reverse=True)[:count]:
+                started = self.provider.start_instance(inst)
+                brought.append(started)
+                self.log('started kept instance %s (%s)' % (started.name, started.version))
+            while len(brought) < count:
+                created = self.provider.create_instance(self.fleet, target['id'], target['version'], revision,
+                                                        self.spec['service_port'])
+                brought.append(created)
+                self.log('created instance %s (%s)' % (created.name, created.version))
+        except ProviderError as exc:
+            self.discard(brought)
+            raise StepFailed(str(exc))
+        return brought
+
+    def gate(self, instances):
+        """Health gate: every instance answers GET <path> with the expected status ``healthy_threshold`` times
+        in a row, the controller asking on its published port, within ``start_period``."""
+        if not instances:
+            return
+        health = self.spec['health']
+        need = health['healthy_threshold']
+        deadline = self.clock() + health['start_period'] + need * health['interval'] + health['timeout']
+        streak = dict((i.name, 0) for i in instances)
+        last = {}
+        pending = list(instances)
+        while True:
+            trouble = False
+            for inst in list(pending):
+                if not inst.endpoint:
+                    raise StepFailed('instance %s has no published service port' % inst.name)
+                status, error = self.http(inst.endpoint[0], inst.endpoint[1], health['path'], health['timeout'])
+                if status == health['status']:
+                    streak[inst.name] += 1
+                else:
+                    streak[inst.name] = 0
+                    trouble = trouble or status is None
+                last[inst.name] = status if status is not None else error
+                if streak[inst.name] >= need:
+                    pending.remove(inst)
+            if not pending:
+                break
+            if trouble:
+                states = dict((i.name, i.state) for i in self.provider.instances(self.fleet))
+                for inst in pending:
+                    if states.get(inst.name) != 'running':
+                        raise StepFailed('health gate: instance %s (%s) is %s, not running'
+                                         % (inst.name, inst.version, states.get(inst.name, 'gone')))
+            if self.clock() >= deadline:
+                inst = pending[0]
+                raise StepFailed('health gate: instance %s (%s) did not answer GET %s with %d %d time(s) in a row '
+                                 'within %ss; last answer: %s'
+                                 % (inst.name, inst.version, health['path'], health['status'], need,
+                                    health['start_period'], last.get(inst.name)))
+            self.sleep(health['interval'])
+        self.log('health gate passed: %s' % ', '.join(i.name for i in instances))
+
+    def admit(self, instances, weight=NORMAL_WEIGHT):
+        """Add instances to the load balancer at ``weight`` (0 stages them without traffic), with HAProxy's own
+        health checks, and wait until HAProxy sees them up."""
+        if not instances:
+            return
+        api = self.lb_api()
+        if api is None:
+            raise StepFailed('the load balancer of fleet %s is not running' % self.fleet)
+        health = self.spec['health']
+        check = {'inter': health['interval'], 'rise': health['healthy_threshold'], 'fall': HEALTH_FALL}
+        try:
+            existing = api.show_servers_state()
+            for inst in instances:
+                if inst.name in existing:
+                    self._delete_server(api, inst.name)
+                if not inst.address:
+                    raise StepFailed('instance %s has no address on the fleet network' % inst.name)
+                api.add_server(inst.name, inst.address[0], inst.address[1], weight, check)
+            api.apply([('state', i.name, 'ready') for i in instances])
+            deadline = self.clock() + (health['healthy_threshold'] + 1) * health['interval'] + 5
+            while True:
+                servers = api.servers()
+                down = [i.name for i in instances if not (servers.get(i.name) or {}).get('up')]
+                if not down:
+                    break
+                if self.clock() >= deadline:
+                    raise StepFailed('the load balancer does not see %s up (check: %s)' % (
+                        ', '.join(down), ', '.join(str((servers.get(n) or {}).get('check_status')) for n in down)))
+                self.sleep(0.2)
+        except HAProxyError as exc:
+            raise StepFailed(str(exc))
+        self.log('into the load balancer at weight %d: %s' % (weight, ', '.join(i.name for i in instances)))
+
+    def bring_in(self, target, revision, count, weight=NORMAL_WEIGHT):
+        """provision + gate + admit; what was brought in is removed again when a step fails."""
+        instances = self.provision(target, revision, count)
+        try:
+            self.gate(instances)
+            self.admit(instances, weight)
+        except StepFailed:
+            self.discard(instances)
+            raise
+        return instances
+
+    def _delete_server(self, api, name):
+        """maint + del server, retried while HAProxy still holds connections to it."""
+        api.set_state(name, 'maint')
+        for attempt in range(25):
+            try:
+                api.del_server(name)
+                return
+            except HAProxyError as exc:
+                if 'No such server' in str(exc):
+                    return
+                if attempt == 24:
+                    raise
+                if attempt == 5:
+                    api.shutdown_sessions(name)
+                self.sleep(0.2)
+
+    def retire(self, instances, keep=False):
+        """Take instances out of service: drain in the load balancer (up to ``drain_timeout`` for their
+        sessions to end), maint, delete the server; then stop them (``keep``) or remove them."""
+        if not instances:
+            return
+        api = self.lb_api()
+        try:
+            servers = api.show_servers_state() if api else {}
+            in_lb = [i.name for i in instances if i.name in servers]
+            if in_lb:
+                api.apply([('state', n, 'drain') for n in in_lb if servers[n]['admin'] != 'maint'])
+                deadline = self.clock() + self.spec['drain_timeout']
+                while True:
+                    stats = api.show_stat()
+                    busy = [n for n in in_lb if (stats.get(n) or {}).get('scur', 0) > 0]
+                    if not busy:
+                        break
+                    if self.clock() >= deadline:
+                        self.log('drain timeout (%ss): %s still had sessions' % (self.spec['drain_timeout'],
+                                                                                  ', '.join(busy)))
+                        break
+                    self.sleep(0.2)
+                for name in in_lb:
+                    self._delete_server(api, name)
+                self.log('out of the load balancer: %s' % ', '.join(in_lb))
+        except HAProxyError as exc:
+            raise StepFailed(str(exc))
+        try:
+            for inst in instances:
+                if inst.running:
+                    self.provider.stop_instance(inst, self.spec['stop_timeout'] if keep else 2)
+                if not keep:
+                    self.provider.remove_instance(inst)
+        except ProviderError as exc:
+            raise StepFailed(str(exc))
+        self.log('%s: %s' % ('stopped (kept)' if keep else 'removed', ', '.join(i.name for i in instances)))
+
+    def discard(self, instances):
+        """Remove instances that failed to come in (best effort, used while already failing)."""
+        try:
+            self.retire(instances, keep=False)
+        except (StepFailed, ProviderError, HAProxyError) as exc:
+            self.warn('could not remove %s: %s' % (', '.join(i.name for i in instances), exc))
+
+    def monitor(self, instances, seconds):
+        """Watch ``instances`` for ``seconds``: each must stay up in the load balancer and running."""
+        if not instances:
+            return
+        api = self.lb_api()
+        deadline = self.clock() + seconds
+        names = [i.name for i in instances]
+        try:
+            while True:
+                servers = api.servers()
+                down = [n for n in names if not (servers.get(n) or {}).get('up')]
+                if down:
+                    raise StepFailed('monitor: %s went down in the load balancer (check: %s)' % (
+                        ', '.join(down), ', '.join(str((servers.get(n) or {}).get('check_status')) for n in down)))
+                remaining = deadline - self.clock()
+                if remaining <= 0:
+                    break
+                self.sleep(min(0.5, remaining))
+        except HAProxyError as exc:
+            raise StepFailed(str(exc))
+        states = dict((i.name, i.state) for i in self.provider.instances(self.fleet))
+        stopped = [n for n in names if states.get(n) != 'running']
+        if stopped:
+            raise StepFailed('monitor: %s stopped running' % ', '.join(stopped))
+        if seconds > 0:
+            self.log('monitor %ss: %s healthy' % (seconds, ', '.join(names)))
+
+    def normalize(self, target, revision_of_current=None):
+        """Clean up what an interrupted run left, so a strategy starts from serving instances only.
+
+        Stray load-balancer servers are deleted; instances that are in the load balancer without serving
+        normally (drained, staged, a canary, down) and running instances outside it are retired; instances
+        that never started or crashed are removed. When the load balancer lost every server (restarted), the
+        running instances of the current revision are health-gated and put back first.
+        """
+        state = self.observe()
+        c = self.classify(state, target)
+        api = self.lb_api(state.lb)
+        try:
+            for name in c.stray_servers:
+                self._delete_server(api, name)
+                self.log('deleted stray load-balancer server %s' % name)
+        except HAProxyError as exc:
+            raise StepFailed(str(exc))
+        if c.adopt:
+            self.log('the load balancer has no servers: putting back %s' % ', '.join(i.name for i in c.adopt))
+            self.gate(c.adopt)
+            self.admit(c.adopt)
+        if c.unestablished or c.orphans:
+            self.log('cleaning up after an interrupted run: %s'
+                     % ', '.join(i.name for i in c.unestablished + c.orphans))
+            self.retire(c.unestablished + c.orphans, keep=False)
+        if c.dead:
+            self.retire(c.dead, keep=False)
+
+    def prune_stopped(self, target):
+        """Remove stopped instances beyond the newest ``keep_revisions`` images (and any of the target)."""
+        state = self.observe()
+        c = self.classify(state, target)
+        dummy, removed = keep_stopped(c.stopped, self.spec['blue_green']['keep_revisions'])
+        removed += c.reusable + c.dead
+        if removed:
+            self.retire(removed, keep=False)
+
+    # Strategies ---------------------------------------------------------------------------------------------
+    def run_rolling(self, target, revision, surge, unavailable):
+        desired = self.spec['instances']
+        for dummy in range(4 * desired + 20):
+            c = self.classify(self.observe(), target)
+            old = c.other + c.surplus
+            retire_first, create, retire_after = rolling_step(len(old), len(c.target), desired, surge, unavailable)
+            if (retire_first, create, retire_after) == (0, 0, 0):
+                return
+            self.retire(old[:retire_first])
+            created = self.bring_in(target, revision, create)
+            self.retire(old[retire_first:retire_first + retire_after])
+            self.monitor(c.target + created, self.spec['monitor'])
+        raise StepFailed('rolling rollout did not converge')
+
+    def switch(self, staged, old, keep_old):
+        """Blue/green switch in one runtime-API command line: staged instances to full weight, old to drain."""
+        api = self.lb_api()
+        try:
+            api.apply([('weight', i.name, NORMAL_WEIGHT) for i in staged] + [('state', i.name, 'drain') for i in old])
+        except HAProxyError as exc:
+            raise StepFailed(str(exc))
+        self.log('switched the load balancer to %s' % ', '.join(i.name for i in staged) if staged else
+                 'load balancer: old instances drained')
+        self.retire(old, keep=keep_old)
+
+    def run_blue_green(self, target, revision, keep_old=True):
+        desired = self.spec['instances']
+        c = self.classify(self.observe(), target)
+        old = c.other + c.surplus
+        staged = self.bring_in(target, revision, desired - len(c.target), weight=0)
+        if staged or old:
+            self.switch(staged, old, keep_old and self.spec['blue_green']['keep_revisions'] > 0)
+        self.monitor(c.target + staged, self.spec['monitor'])
+
+    def run_canary(self, target, revision, surge, unavailable):
+        settings = self.spec['canary']
+        c = self.classify(self.observe(), target)
+        baseline = c.other
+        missing = settings['canary_instances'] - len(c.target)
+        if not baseline:
+            self.log('canary: no instance of another revision serves, nothing to compare with: rolling')
+        elif missing > 0:
+            weight, share = canary_weights(len(baseline), missing, settings['canary_weight'])
+            canaries = self.bring_in(target, revision, missing, weight=weight)
+            self.log('canary: %s at weight %d (%.1f%% of the traffic) next to %d baseline instance(s)'
+                     % (', '.join(i.name for i in canaries), weight, share, len(baseline)))
+            analysis = self.analyse(canaries, baseline, settings)
+            analysis['weight'] = weight
+            analysis['share'] = share
+            self.analysis = analysis
+            if not analysis['passed']:
+                raise StepFailed('canary analysis failed: %s' % '; '.join(analysis['reasons']), analysis)
+            try:
+                self.lb_api().apply([('weight', i.name, NORMAL_WEIGHT) for i in canaries])
+            except HAProxyError as exc:
+                raise StepFailed(str(exc))
+            self.log('canary passed (%d requests, 5xx ratio %.3f vs %.3f): promoted to full weight' % (
+                analysis['canary']['requests'], analysis['canary']['error_ratio'],
+                analysis['baseline']['error_ratio']))
+            self.monitor(c.target + canaries, self.spec['monitor'])
+        self.run_rolling(target, revision, surge, unavailable)
+
+    def analyse(self, canaries, baseline, settings):
+        """Watch the canaries for ``analysis_window`` seconds and judge them against the baseline."""
+        api = self.lb_api()
+        names = [i.name for i in canaries]
+        try:
+            before = api.show_stat()
+            deadline = self.clock() + settings['analysis_window']
+            while True:
+                servers = api.servers()
+                down = [n for n in names if not (servers.get(n) or {}).get('up')]
+                if down:
+                    result = analyse_canary(before, servers, names, [i.name for i in baseline], settings)
+                    result['passed'] = False
+                    result['reasons'].insert(0, 'canary %s went down in the load balancer' % ', '.join(down))
+                    return result
+                remaining = deadline - self.clock()
+                if remaining <= 0:
+                    break
+                self.sleep(min(0.5, remaining))
+            after = api.show_stat()
+        except HAProxyError as exc:
+            raise StepFailed(str(exc))
+        return analyse_canary(before, after, names, [i.name for i in baseline], settings)
+
+    # Rollout ------------------------------------------------------------------------------------------------
+    def _revision_groups(self, instances):
+        groups = {}
+        for inst in instances:
+            group = groups.setdefault(inst.image_id, {'revision': inst.revision, 'version': inst.version,
+                                                      'image_id': inst.image_id, 'instances': []})
+            group['revision'] = max(group['revision'], inst.revision)
+            group['instances'].append(inst.name)
+        return sorted(groups.values(), key=lambda g: g['revision'])
+
+    def previous_of(self, state, c, target):
+        """What a failed rollout rolls back to: the image serving besides the target (the last succeeded one
+        when several do), as a target dict with its revision number; None on a first deploy."""
+        others = [i for i in c.other]
+        if not others:
+            others = [i for i in c.adopt if i.image_id != target['id']]
+        if not others:
+            return None
+        current = self.current_image(state)
+        images = set(i.image_id for i in others)
+        image_id = current if current in images else max(others, key=_age_key).image_id
+        chosen = [i for i in others if i.image_id == image_id]
+        return {'image': self.spec['image'], 'version': chosen[0].version, 'id': image_id, 'ref': image_id,
+                'channel': None, 'revision': max(i.revision for i in chosen)}
+
+    def next_revision(self, state):
+        numbers = [e.get('number', 0) for e in state.history] + [i.revision for i in state.instances]
+        return max(numbers + [0]) + 1
+
+    def plan(self, state, target, lb_image, strategy=None):
+        """What a rollout to ``target`` would do, without doing it (the check-mode answer)."""
+        spec = self.spec
+        strategy = strategy or spec['strategy']
+        c = self.classify(state, target)
+        last = state.last_entry()
+        serving = c.serving + c.adopt
+        at_target = [i for i in c.target + c.adopt if i.image_id == target['id']]
+        others = [i for i in serving if i.image_id != target['id']]
+        if last and last.get('outcome') == 'in_progress' and last.get('image_id') == target['id']:
+            history, revision = 'resume', last['number']
+        elif not others and at_target:
+            history, revision = None, max(i.revision for i in at_target)
+        else:
+            history, revision = 'new', self.next_revision(state)
+
+        lb_action = 'keep'
+        if state.lb is None:
+            lb_action = 'create'
+        elif not state.lb.running:
+            lb_action = 'recreate'
+
+        surge, unavailable = rolling_limits(spec)
+        old_names = [i.name for i in sorted(others, key=_age_key)] + [i.name for i in c.surplus]
+        effective = strategy
+        steps = []
+        new_count = len(at_target)
+        if strategy == 'canary' and not others:
+            effective = 'rolling'
+        if effective == 'blue_green':
+            create = max(0, spec['instances'] - new_count)
+            steps.append({'create': create, 'switch': True, 'retire': old_names,
+                          'keep_stopped': bool(old_names) and spec['blue_green']['keep_revisions'] > 0})
+        else:
+            if effective == 'canary':
+                canaries = max(0, spec['canary']['canary_instances'] - new_count)
+                if canaries:
+                    weight, share = canary_weights(len(others), canaries, spec['canary']['canary_weight'])
+                    steps.append({'create': canaries, 'canary_weight': weight, 'canary_share': share,
+                                  'analysis_window': spec['canary']['analysis_window']})
+                    new_count += canaries
+            pending = list(old_names)
+            for retire_first, create, retire_after in plan_rolling(len(old_names), new_count, spec['instances'],
+                                                                   surge, unavailable):
+                step = {'retire_first': pending[:retire_first], 'create': create,
+                        'retire': pending[retire_first:retire_first + retire_after]}
+                del pending[:retire_first + retire_after]
+                steps.append(step)
+        create_total = sum(s.get('create', 0) for s in steps)
+        reuse = [i.name for i in sorted(c.reusable, key=_age_key, reverse=True)][:create_total]
+        cleanup = [i.name for i in c.unestablished + c.orphans + c.dead]
+        cleanup += [i.name for i in c.reusable if i.name not in reuse]
+        kept, pruned = keep_stopped(c.stopped + others if effective == 'blue_green' and
+                                    spec['blue_green']['keep_revisions'] > 0 else c.stopped,
+                                    spec['blue_green']['keep_revisions'])
+        pruned_names = [i.name for i in pruned if not i.running]
+        changed = bool(create_total or old_names or cleanup or c.adopt or c.stray_servers or pruned_names
+                       or lb_action != 'keep' or history == 'resume'
+                       or (last and last.get('outcome') == 'in_progress'))
+        return {
+            'fleet': self.fleet,
+            'strategy': effective,
+            'revision': revision,
+            'history': history,
+            'target': {'version': target['version'], 'image_id': target['id'], 'ref': target.get('ref'),
+                       'channel': target.get('channel')},
+            'current': self._revision_groups(serving),
+            'lb': lb_action,
+            'lb_version': lb_image['version'] if lb_image else None,
+            'create': max(0, create_total - len(reuse)),
+            'reuse': reuse,
+            'retire': old_names,
+            'keep_stopped': [i.name for i in kept],
+            'remove': sorted(set(cleanup + pruned_names)),
+            'adopt': [i.name for i in c.adopt],
+            'stray_servers': c.stray_servers,
+            'steps': steps,
+            'changed': changed,
+        }
+
+    def diff(self, state, plan, target):
+        before = ['fleet: %s' % self.fleet]
+        for group in plan['current']:
+            before.append('revision %s: %s (%s) x%d' % (group['revision'], group['version'], group['image_id'][:19],
+                                                         len(group['instances'])))
+            before.extend('  - %s' % name for name in group['instances'])
+        after = ['fleet: %s' % self.fleet,
+                 'revision %s: %s (%s) x%d' % (plan['revision'], target['version'], target['id'][:19],
+                                               self.spec['instances'])]
+        keep = set(n for g in plan['current'] for n in g['instances'] if n not in plan['retire'])
+        after.extend('  - %s' % name for name in sorted(keep) if name not in plan['remove'])
+        if plan['create'] or plan['reuse']:
+            after.append('  - %d new instance(s) of %s%s' % (plan['create'], target['version'],
+                                                            ', %d restarted' % len(plan['reuse']) if plan['reuse'] else ''))
+        if plan['keep_stopped']:
+            after.append('stopped (kept for rollback): %s' % ', '.join(plan['keep_stopped']))
+        return {'before': '\n'.join(before) + '\n', 'after': '\n'.join(after) + '\n'}
+
+    def rollout(self, target, lb_image, check_mode=False, break_lock=False, strategy=None, rollback_of=None):
+        """Roll the fleet to ``target`` (from ``resolve_image``). Returns the result dict; raises FleetError
+        (with ``result``) when the rollout failed, after rolling back."""
+        state = self.observe()
+        if check_mode and state.lock and holder_alive(state.lock, self.hostname) is not False and not break_lock:
+            self.warn(self.lock_message(state.lock, holder_alive(state.lock, self.hostname)))
+        elif not check_mode:
+            self.check_lock(state.lock, break_lock)
+        self.check_lb(state.lb, lb_image)
+        plan = self.plan(state, target, lb_image, strategy)
+        if state.lock and holder_alive(state.lock, self.hostname) is False:
+            plan['changed'] = True
+            plan['stale_lock'] = state.lock
+        result = self._result(plan, target, outcome='unchanged' if not plan['changed'] else 'planned')
+        result['diff'] = self.diff(state, plan, target)
+        if not plan['changed'] or check_mode:
+            result['changed'] = plan['changed']
+            return result
+        operation = '%s of %s to %s (%s)' % ('rollback' if rollback_of else 'rollout', self.fleet, target['version'],
+                                             plan['strategy'])
+        with self.locked(operation, break_lock):
+            state = self.observe()
+            self.check_lb(state.lb, lb_image)
+            plan = self.plan(state, target, lb_image, strategy)
+            result = self._result(plan, target, outcome='unchanged')
+            result['diff'] = self.diff(state, plan, target)
+            if not plan['changed']:
+                result['changed'] = bool(self.warnings)
+                return result
+            return self._execute(state, plan, target, lb_image, result, rollback_of)
+
+    def check_lb(self, lb, lb_image):
+        if lb is None or not lb.running or lb_image is None:
+            return
+        listen = self.spec['listen']
+        if lb.image_id != lb_image['id'] or lb.listen != listen:
+            raise FleetError(
+                'the load balancer %s of fleet %s runs lb %s (%s) on %s, the spec asks for lb %s (%s) on %s: a rollout '
+                'does not replace a fleet\'s load balancer (that would interrupt service). Keep lb_version and listen '
+                'as they are, or remove the fleet (fleet_rollout state=absent) and deploy it again.'
+                % (lb.name, self.fleet, lb.version, lb.image_id[:19], lb.listen, lb_image['version'],
+                   lb_image['id'][:19], listen))
+
+    def _result(self, plan, target, outcome):
+        return {
+            'changed': False,
+            'fleet': self.fleet,
+            'outcome': outcome,
+            'strategy': plan['strategy'],
+            'revision': {'number': plan['revision'], 'version': target['version'], 'image_id': target['id']},
+            'plan': plan,
+            'events': self.events,
+            'analysis': self.analysis,
+            'warnings': self.warnings,
+        }
+
+    def _write_entry(self, entry):
+        history = [e for e in self.provider.read_history(self.fleet) if e.get('number') != entry['number']]
+        history.append(entry)
+        history.sort(key=lambda e: e.get('number', 0))
+        self.provider.write_history(self.fleet, history)
+
+    def _execute(self, state, plan, target, lb_image, result, rollback_of):
+        spec = self.spec
+        c = self.classify(state, target)
+        previous = self.previous_of(state, c, target)
+        revision = plan['revision']
+        self._initial_serving = set(i.name for i in c.serving + c.adopt)
+        entry = None
+        last = state.last_entry()
+        if last and last.get('outcome') == 'in_progress' and plan['history'] != 'resume':
+            last = dict(last, outcome='interrupted', ended=self.now(),
+                        reason='the controller stopped during this rollout; a later run took over')
+            self._write_entry(last)
+            self.log('revision %s was interrupted: marked interrupted' % last['number'])
+        if plan['history'] == 'resume':
+            entry = dict(last)
+            entry['resumed'] = entry.get('resumed', 0) + 1
+            self.log('resuming interrupted revision %s' % revision)
+        elif plan['history'] == 'new':
+            entry = {
+                'number': revision, 'image': target['image'], 'version': target['version'],
+                'image_id': target['id'], 'channel': target.get('channel'), 'strategy': plan['strategy'],
+                'instances': spec['instances'], 'started': self.now(), 'ended': None, 'outcome': 'in_progress',
+                'previous': previous['revision'] if previous else None,
+                'rollback_of': previous['revision'] if rollback_of and previous else None,
+                'restores': target.get('restores'),
+                'lb_version': lb_image['version'], 'reason': '',
+            }
+        if entry is not None:
+            self._write_entry(entry)
+        surge, unavailable = rolling_limits(spec)
+        try:
+            self.ensure_lb(lb_image)
+            self.normalize(target)
+            if plan['strategy'] == 'blue_green':
+                self.run_blue_green(target, revision)
+            elif plan['strategy'] == 'canary':
+                self.run_canary(target, revision, surge, unavailable)
+            else:
+                self.run_rolling(target, revision, surge, unavailable)
+            self.prune_stopped(target)
+        except (StepFailed, ProviderError, HAProxyError) as exc:
+            if isinstance(exc, StepFailed) and exc.detail:
+                self.analysis = exc.detail
+            self.log('FAILED: %s' % exc)
+            outcome, detail = self._roll_back(previous, target, plan['strategy'])
+            if entry is not None:
+                entry.update(outcome=outcome, ended=self.now(), reason=str(exc))
+                self._write_entry(entry)
+            result.update(self._result(plan, target, outcome))
+            result.update(changed=True, instances=self._instances_now(), diff=result.get('diff'))
+            if previous:
+                result['revision'] = {'number': previous['revision'], 'version': previous['version'],
+                                      'image_id': previous['id']}
+            msg = 'rollout of fleet %s to %s (%s) failed: %s. ' % (self.fleet, target['version'], plan['strategy'], exc)
+            if outcome == 'rolled_back':
+                msg += ('Rolled back: the fleet serves revision %s (%s) again.' % (previous['revision'],
+                                                                                  previous['version'])
+                        if previous else 'Rolled back: the new instances were removed (first deploy).')
+            else:
+                msg += 'The rollback failed too (%s): rerun the rollout or the rollback to converge.' % detail
+            raise FleetError(msg, result=result)
+        if entry is not None:
+            entry.update(outcome='succeeded', ended=self.now())
+            self._write_entry(entry)
+        result.update(self._result(plan, target, 'succeeded'))
+        result.update(changed=True, instances=self._instances_now(), history_entry=entry)
+        result['diff'] = result.get('diff')
+        return result
+
+    def _roll_back(self, previous, target, strategy):
+        """Back to ``previous`` after a failed step; returns (outcome, detail)."""
+        try:
+            if previous is None:
+                leftovers = [i for i in self.provider.instances(self.fleet)
+                             if i.image_id == target['id'] and i.name not in self._initial_serving]
+                self.retire(leftovers, keep=False)
+                self.log('rolled back: removed the instances of the failed first deploy')
+                return 'rolled_back', None
+            self.log('rolling back to revision %s (%s)' % (previous['revision'], previous['version']))
+            self.normalize(previous)
+            if strategy == 'blue_green':
+                self.run_blue_green(previous, previous['revision'], keep_old=False)
+            else:
+                surge, dummy = rolling_limits(self.spec)
+                self.run_rolling(previous, previous['revision'], max(1, surge), 0)
+            self.prune_stopped(previous)
+            self.log('rolled back to revision %s (%s)' % (previous['revision'], previous['version']))
+            return 'rolled_back', None
+        except (StepFailed, ProviderError, HAProxyError, FleetError) as exc:
+            self.log('ROLLBACK FAILED: %s' % exc)
+            return 'failed', str(exc)
+
+    def _instances_now(self):
+        try:
+            return [i.as_dict() for i in self.provider.instances(self.fleet)]
+        except ProviderError:
+            return []
+
+    # Rollback and removal -----------------------------------------------------------------------------------
+    def rollback_target(self, store, state=None):
+        """The previous successful revision (other than what serves now) as a target, for rollback.yml."""
+        state = state or self.observe()
+        serving = [i for i in state.running if established(state.servers.get(i.name))]
+        current_images = set(i.image_id for i in serving) or set([self.current_image(state)])
+        for entry in reversed(state.history):
+            if entry.get('outcome') == 'succeeded' and entry.get('image_id') not in current_images:
+                try:
+                    record = store.get(entry['image_id'])
+                except ImageStoreError as exc:
+                    raise FleetError(str(exc))
+                if record is None:
+                    raise FleetError('revision %s of fleet %s (%s %s, %s) is the one to roll back to, but its image '
+                                     'is no longer on the engine: bake %s %s again and roll out -e version=%s'
+                                     % (entry['number'], self.fleet, entry.get('image'), entry['version'],
+                                        entry['image_id'][:19], entry.get('image'), entry['version'],
+                                        entry['version']))
+                return {'image': entry.get('image') or self.spec['image'], 'version': entry['version'],
+                        'id': entry['image_id'], 'ref': entry['image_id'], 'channel': None,
+                        'restores': entry['number']}
+        raise FleetError('fleet %s has no earlier successful revision to roll back to (history: %s); roll out a '
+                         'version instead (-e version=X.Y.Z)'
+                         % (self.fleet, ', '.join('%s %s %s' % (e.get('number'), e.get('version'), e.get('outcome'))
+                                                  for e in state.history) or 'empty'))
+
+    def rollback_strategy(self, target):
+        """Blue/green when stopped instances of ``target`` are kept (instant rollback), else the fleet's
+        strategy (a canary rolls back as rolling)."""
+        kept = [i for i in self.provider.instances(self.fleet) if i.state == 'exited' and i.image_id == target['id']]
+        if kept:
+            return 'blue_green'
+        return 'rolling' if self.spec['strategy'] == 'canary' else self.spec['strategy']
+
+    def destroy(self, check_mode=False, break_lock=False):
+        """Remove the whole fleet: instances, load balancer, network, history."""
+        instances = self.provider.instances(self.fleet)
+        lb = self.provider.load_balancer(self.fleet)
+        history = self.provider.read_history(self.fleet)
+        present = bool(instances or lb or history or self.fleet in self.provider.fleets())
+        result = {'changed': present, 'fleet': self.fleet, 'outcome': 'removed' if present else 'unchanged',
+                  'plan': {'remove': [i.name for i in instances] + ([lb.name] if lb else [])},
+                  'events': self.events, 'warnings': self.warnings}
+        if not present or check_mode:
+            return result
+        if not check_mode:
+            self.check_lock(self.provider.lock_holder(self.fleet), break_lock)
+        with self.locked('removal of fleet %s' % self.fleet, break_lock):
+            for inst in instances:
+                self.provider.remove_instance(inst)
+            self.provider.remove_load_balancer(self.fleet)
+            self.log('removed %d instance(s) and the load balancer' % len(instances))
+        self.provider.forget(self.fleet)
+        self.log('removed the network and history of fleet %s' % self.fleet)
+        return result
+
+    # Information --------------------------------------------------------------------------------------------
+    def describe(self, health_check=True):
+        """Everything fleet_info reports about the fleet."""
+        state = self.observe()
+        current = self.current_image(state)
+        instances = []
+        for inst in state.instances:
+            data = inst.as_dict()
+            server = state.servers.get(inst.name)
+            data['lb'] = None
+            if server is not None:
+                data['lb'] = {'state': server['admin'], 'up': server['up'], 'weight': server['weight'],
+                              'sessions': server.get('scur', 0), 'check': server.get('check_status')}
+            data['serving'] = established(server)
+            data['health'] = 'stopped' if not inst.running else 'unknown'
+            if inst.running and health_check and self.spec and inst.endpoint:
+                health = self.spec['health']
+                status, error = self.http(inst.endpoint[0], inst.endpoint[1], health['path'], health['timeout'])
+                data['health'] = 'healthy' if status == health['status'] else 'unhealthy (%s)' % (status or error)
+            elif inst.running and server is not None:
+                data['health'] = 'healthy' if server['up'] else 'unhealthy (%s)' % server.get('check_status')
+            data['current'] = inst.image_id == current
+            instances.append(data)
+        return {
+            'name': self.fleet,
+            'lb': state.lb.as_dict() if state.lb else None,
+            'instances': instances,
+            'serving': self._revision_groups([i for i in state.running if established(state.servers.get(i.name))]),
+            'stray_servers': sorted(n for n in state.servers if n not in set(i.name for i in state.running)),
+            'history': list(reversed(state.history)),
+            'lock': state.lock,
+        }

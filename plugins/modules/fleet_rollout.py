@@ -1,0 +1,226 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, immutable.infra contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: fleet_rollout
+short_description: Roll a fleet of identical instances to a new image version behind its load balancer
+version_added: 1.0.0
+author: immutable.infra contributors (@immutable-infra)
+description:
+  - Moves a fleet from the image it runs to the image of a version (or channel) without touching a running
+    instance - new instances are created from the new image, health-gated by the controller on their published
+    port, added to the fleet's HAProxy load balancer through its runtime API, and the old ones drained and
+    retired. The rollout path never execs into, copies into or reconfigures an instance.
+  - Strategies - C(rolling) (O(spec) C(rolling.max_surge) and C(rolling.max_unavailable), counts or
+    percentages), C(blue_green) (the full new set, one-step switch, the previous revision kept stopped for an
+    instant rollback) and C(canary) (a share of the traffic to C(canary_instances), HAProxy stats of the canary
+    compared with the baseline over C(analysis_window), then rolling).
+  - Any failed step (health gate, load balancer, monitor window, canary analysis) rolls the fleet back to the
+    revision that served before; the module then fails with C(outcome=rolled_back).
+  - A per-fleet lock in the engine refuses a concurrent change and names its holder. A lock whose holder
+    process is gone on this host is taken over; I(break_lock=true) breaks any lock.
+  - Re-running after an interrupted run (controller killed) converges - an unfinished rollout to the same image
+    is finished, leftovers are cleaned up. Rolling out what already runs is C(changed=false).
+  - The first deploy of a fleet is a rollout to an empty fleet - the load balancer and the instances are created.
+  - The revision history (number, version, image ID, strategy, start, end, outcome) is kept in the engine.
+extends_documentation_fragment:
+  - immutable.infra.engine
+options:
+  fleet:
+    description: Name of the fleet (lower-case letters, digits and C(-)).
+    type: str
+    required: true
+  spec:
+    description:
+      - The fleet spec, as declared in C(immutable_fleets.<fleet>) in the inventory. See
+        C(inventory/group_vars/all/fleets.yml) and C(docs/architecture.md) for every field and its default.
+      - Required with O(state=present).
+    type: dict
+  overrides:
+    description:
+      - Fields that replace the spec's for this run - top-level fields by name (C(version), C(channel),
+        C(instances), C(strategy)...), fields of a group by their flat name (C(max_surge), C(max_unavailable),
+        C(keep_revisions), C(canary_weight), C(analysis_window), C(health_path), C(health_start_period)...) or a
+        whole group as a dict. Null values are ignored.
+      - A C(version) replaces a C(channel) of the spec, and the other way round.
+    type: dict
+    default: {}
+  rollback:
+    description:
+      - Roll back to the previous successful revision of the history (the newest one whose image differs from the
+        one serving), instead of the spec's version. With a C(version) override, roll back to that version.
+      - Uses C(blue_green) when the previous revision's instances were kept stopped (instant), otherwise the
+        fleet's strategy (C(rolling) for a canary fleet), unless C(strategy) is overridden.
+    type: bool
+    default: false
+  break_lock:
+    description: Break the fleet's lock even when its holder may still run (for a holder on another host that died).
+    type: bool
+    default: false
+  state:
+    description: C(present) rolls the fleet to the spec; C(absent) removes the fleet (instances, load balancer,
+      network, history).
+    type: str
+    choices: [present, absent]
+    default: present
+attributes:
+  check_mode:
+    support: full
+    details: Returns the plan (instances to create, restart, retire and remove, the steps) and changes nothing.
+  diff_mode:
+    support: full
+'''
+
+EXAMPLES = r'''
+- name: Roll the web fleet to 1.1.0
+  immutable.infra.fleet_rollout:
+    fleet: web
+    spec: "{{ immutable_fleets.web }}"
+    overrides:
+      version: 1.1.0
+
+- name: Blue/green rollout of what the prod channel points to
+  immutable.infra.fleet_rollout:
+    fleet: web
+    spec: "{{ immutable_fleets.web }}"
+    overrides:
+      channel: prod
+      strategy: blue_green
+
+- name: Back to the previous successful revision
+  immutable.infra.fleet_rollout:
+    fleet: web
+    spec: "{{ immutable_fleets.web }}"
+    rollback: true
+'''
+
+RETURN = r'''
+outcome:
+  description: C(unchanged), C(planned) (check mode), C(succeeded), C(rolled_back), C(failed) or C(removed).
+  returned: always
+  type: str
+  sample: succeeded
+fleet:
+  description: Name of the fleet.
+  returned: always
+  type: str
+  sample: web
+strategy:
+  description: Strategy used (a canary with nothing to compare with, as on a first deploy, runs as rolling).
+  returned: with state=present
+  type: str
+  sample: rolling
+revision:
+  description: The revision that serves at the end (the previous one after a rollback).
+  returned: with state=present
+  type: dict
+  sample: {number: 4, version: 1.1.0, image_id: "sha256:9f2c..."}
+plan:
+  description:
+    - What the rollout does - C(create) (count), C(reuse) (stopped instances restarted), C(retire), C(remove)
+      (leftovers), C(keep_stopped), C(lb) (C(keep), C(create) or C(recreate)), C(history) (C(new), C(resume) or
+      null), C(current) (serving revisions), C(target) and C(steps).
+  returned: always
+  type: dict
+  sample: {strategy: rolling, revision: 4, create: 3, retire: [web-r3-1a2b3c], steps: [{retire_first: [], create: 1, retire: [web-r3-1a2b3c]}]}
+events:
+  description: What was done, with seconds since the start.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{t: 0.4, event: "created instance web-r4-9f8e7d (1.1.0)"}]
+instances:
+  description: Instances of the fleet at the end (name, revision, version, image_id, state, endpoint, address).
+  returned: when something changed
+  type: list
+  elements: dict
+  sample: [{name: web-r4-9f8e7d, revision: 4, version: 1.1.0, state: running, endpoint: "127.0.0.1:49160"}]
+analysis:
+  description: The canary analysis (passed, reasons, canary and baseline requests, errors, ratios, weight, share).
+  returned: when a canary was analysed
+  type: dict
+  sample: {passed: false, reasons: ["5xx ratio 1.000 (40 of 40 requests) is above ..."]}
+history_entry:
+  description: The history entry written for this rollout.
+  returned: when a rollout succeeded
+  type: dict
+  sample: {number: 4, version: 1.1.0, strategy: rolling, outcome: succeeded}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.immutable.infra.plugins.module_utils.common import engine_argument_spec
+from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError, resolve_spec
+from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError
+from ansible_collections.immutable.infra.plugins.module_utils.images import (
+    DockerImageStore, ImageStoreError, docker_client,
+)
+from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
+from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
+from ansible_collections.immutable.infra.plugins.module_utils.rollout import (
+    FleetEngine, resolve_image,
+)
+
+
+def run(module):
+    p = module.params
+    client = docker_client(p['docker_host'])
+    provider = DockerProvider(client, p['repository'])
+    if p['state'] == 'absent':
+        return FleetEngine(provider, p['fleet']).destroy(module.check_mode, p['break_lock'])
+    overrides = dict(p['overrides'] or {})
+    spec = resolve_spec(p['fleet'], p['spec'], overrides)
+    store = DockerImageStore(client, p['repository'])
+    engine = FleetEngine(provider, p['fleet'], spec)
+    lb_image = resolve_image(store, spec['lb_image'], spec['lb_version'], spec['lb_channel'], spec['require_verified'])
+    strategy = None
+    rollback_of = None
+    if p['rollback']:
+        if overrides.get('version') or overrides.get('channel'):
+            target = resolve_image(store, spec['image'], spec['version'], spec['channel'], spec['require_verified'])
+        else:
+            target = engine.rollback_target(store)
+        strategy = overrides.get('strategy') or engine.rollback_strategy(target)
+        rollback_of = True
+    else:
+        target = resolve_image(store, spec['image'], spec['version'], spec['channel'], spec['require_verified'])
+    return engine.rollout(target, lb_image, module.check_mode, p['break_lock'], strategy, rollback_of)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=engine_argument_spec(
+            fleet=dict(type='str', required=True),
+            spec=dict(type='dict'),
+            overrides=dict(type='dict', default={}),
+            rollback=dict(type='bool', default=False),
+            break_lock=dict(type='bool', default=False),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+        ),
+        supports_check_mode=True,
+    )
+    try:
+        result = run(module)
+    except FleetError as exc:
+        result = dict(exc.result)
+        for warning in result.pop('warnings', []):
+            module.warn(warning)
+        if not module._diff:
+            result.pop('diff', None)
+        module.fail_json(msg=str(exc), **result)
+    except (ProviderError, HAProxyError, ImageStoreError) as exc:
+        module.fail_json(msg=str(exc))
+    for warning in result.pop('warnings', []):
+        module.warn(warning)
+    if not module._diff:
+        result.pop('diff', None)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
