@@ -10,7 +10,6 @@ source "docker" "lb" {
     "ENTRYPOINT [\"/usr/sbin/haproxy\"]",
     "CMD [\"-W\", \"-db\", \"-f\", \"/etc/haproxy/haproxy.cfg\"]",
     "EXPOSE 8080/tcp 8404/tcp 9999/tcp",
-    "STOPSIGNAL SIGUSR1",
   ]
 }
 

@@ -10,7 +10,6 @@ source "docker" "web" {
     "ENTRYPOINT [\"/usr/sbin/nginx\"]",
     "CMD [\"-g\", \"daemon off;\"]",
     "EXPOSE 8080/tcp",
-    "STOPSIGNAL SIGQUIT",
   ]
 }
 
