@@ -4,7 +4,7 @@ source "docker" "base" {
   image       = var.parent_image
   pull        = false
   commit      = true
-  run_command = ["-d", "-i", "-t", "--label", "io.immutable-infra.bake=base", "--entrypoint=/bin/sh", "--", "{{.Image}}"]
+  run_command = ["-d", "-i", "-t", "--label", "io.immutable-infra.bake=${var.image_repository}/base", "--entrypoint=/bin/sh", "--", "{{.Image}}"]
   changes = [
     "LABEL org.opencontainers.image.title=base io.immutable-infra.name=base ${local.common_labels}",
     "ENTRYPOINT [\"/usr/bin/env\"]",

@@ -55,6 +55,12 @@ variable "bake_vars" {
   description = "JSON object of role variables for this bake (the image's vars and any bake_vars given to bake.yml)."
 }
 
+variable "parent_bake_key" {
+  type        = string
+  default     = ""
+  description = "Bake key of the parent image (empty for the bootstrap OS image); bake_guard accepts only its marker."
+}
+
 variable "packer_manifest" {
   type        = string
   default     = "packer-manifest.json"
@@ -90,6 +96,7 @@ locals {
     "built=${var.created}",
     "bake_key=${var.bake_key}",
     "parent_image=${var.parent_image}",
+    "bake_guard_parent_bake_key=${var.parent_bake_key}",
   ])
 
   ansible_env_vars = [

@@ -99,7 +99,8 @@ def plan_bake(store, name, version, bake_key, force=False):
     if candidate is not None and not candidate['verified']:
         plan['leftovers'].append({'kind': 'tag', 'ref': ref, 'id': candidate['id'],
                                   'why': 'unverified: an earlier bake was interrupted or not tested'})
-    for container in store.containers({'label': '%s=%s' % (LABEL_BAKE_CONTAINER, name)}):
+    label = '%s=%s/%s' % (LABEL_BAKE_CONTAINER, store.repository, name)
+    for container in store.containers({'label': label}):
         plan['leftovers'].append({'kind': 'container', 'ref': container['Id'], 'id': container['Id'],
                                   'why': 'build container of an interrupted bake (%s)' % container.get('State')})
     return plan

@@ -25,6 +25,7 @@ __metaclass__ = type
 
 import contextlib
 import datetime
+from concurrent.futures import ThreadPoolExecutor
 import os
 import socket
 import time
@@ -49,6 +50,8 @@ from ansible_collections.immutable.infra.plugins.module_utils.semver import to_t
 
 OUTCOMES = ('in_progress', 'succeeded', 'rolled_back', 'failed', 'interrupted')
 HEALTH_FALL = 3
+# A canary that already failed on this many requests is judged before the end of its window.
+EARLY_VERDICT_REQUESTS = 20
 
 
 class StepFailed(Exception):
@@ -57,6 +60,26 @@ class StepFailed(Exception):
     def __init__(self, msg, detail=None):
         super(StepFailed, self).__init__(msg)
         self.detail = detail
+
+
+def in_parallel(func, items, workers=8):
+    """``func(item)`` for every item on a few threads (engine calls wait on I/O); results in order. The first
+    exception is raised once every call has finished."""
+    items = list(items)
+    if len(items) <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        futures = [pool.submit(func, item) for item in items]
+    results, error = [], None
+    for future in futures:
+        try:
+            results.append(future.result())
+        except Exception as exc:  # pylint: disable=broad-except
+            results.append(None)
+            error = error or exc
+    if error is not None:
+        raise error
+    return results
 
 
 def utcnow():
@@ -396,23 +419,38 @@ class FleetEngine:
         if count <= 0:
             return []
         brought = []
-        try:
-            reusable = [i for i in self.provider.instances(self.fleet)
-                        if i.state == 'exited' and i.image_id == target['id']
-                        and i.service_port == self.spec['service_port']]
-            for inst in sorted(reusable, key=_age_key, reverse=True)[:count]:
+        failures = []
+
+        def start(inst):
+            try:
                 started = self.provider.start_instance(inst)
                 brought.append(started)
                 self.log('started kept instance %s (%s)' % (started.name, started.version))
-            while len(brought) < count:
+            except ProviderError as exc:
+                failures.append(exc)
+
+        def create(dummy):
+            try:
                 created = self.provider.create_instance(self.fleet, target['id'], target['version'], revision,
                                                         self.spec['service_port'])
                 brought.append(created)
                 self.log('created instance %s (%s)' % (created.name, created.version))
+            except ProviderError as exc:
+                failures.append(exc)
+
+        try:
+            reusable = [i for i in self.provider.instances(self.fleet)
+                        if i.state == 'exited' and i.image_id == target['id']
+                        and i.service_port == self.spec['service_port']]
         except ProviderError as exc:
-            self.discard(brought)
             raise StepFailed(str(exc))
-        return brought
+        reuse = sorted(reusable, key=_age_key, reverse=True)[:count]
+        in_parallel(start, reuse)
+        in_parallel(create, range(count - len(reuse)))
+        if failures:
+            self.discard(brought)
+            raise StepFailed(str(failures[0]))
+        return sorted(brought, key=lambda i: i.name)
 
     def gate(self, instances):
         """Health gate: every instance answers GET <path> with the expected status ``healthy_threshold`` times
@@ -453,7 +491,9 @@ class FleetEngine:
                                  'within %ss; last answer: %s'
                                  % (inst.name, inst.version, health['path'], health['status'], need,
                                     health['start_period'], last.get(inst.name)))
-            self.sleep(health['interval'])
+            # Until an instance first answers right, ask again soon; then once per interval.
+            started = any(streak[i.name] for i in pending)
+            self.sleep(health['interval'] if started else min(health['interval'], 0.25))
         self.log('health gate passed: %s' % ', '.join(i.name for i in instances))
 
     def admit(self, instances, weight=NORMAL_WEIGHT):
@@ -543,12 +583,14 @@ class FleetEngine:
                 self.log('out of the load balancer: %s' % ', '.join(in_lb))
         except HAProxyError as exc:
             raise StepFailed(str(exc))
+        def finish(inst):
+            if inst.running:
+                self.provider.stop_instance(inst, self.spec['stop_timeout'] if keep else 2)
+            if not keep:
+                self.provider.remove_instance(inst)
+
         try:
-            for inst in instances:
-                if inst.running:
-                    self.provider.stop_instance(inst, self.spec['stop_timeout'] if keep else 2)
-                if not keep:
-                    self.provider.remove_instance(inst)
+            in_parallel(finish, instances)
         except ProviderError as exc:
             raise StepFailed(str(exc))
         self.log('%s: %s' % ('stopped (kept)' if keep else 'removed', ', '.join(i.name for i in instances)))
@@ -609,7 +651,7 @@ class FleetEngine:
             self.gate(c.adopt)
             self.admit(c.adopt)
         if c.unestablished or c.orphans:
-            self.log('cleaning up after an interrupted run: %s'
+            self.log('taking out instances not in normal service (left by an interrupted or failed step): %s'
                      % ', '.join(i.name for i in c.unestablished + c.orphans))
             self.retire(c.unestablished + c.orphans, keep=False)
         if c.dead:
@@ -691,17 +733,25 @@ class FleetEngine:
         """Watch the canaries for ``analysis_window`` seconds and judge them against the baseline."""
         api = self.lb_api()
         names = [i.name for i in canaries]
+        base_names = [i.name for i in baseline]
+        started = self.clock()
         try:
             before = api.show_stat()
-            deadline = self.clock() + settings['analysis_window']
+            deadline = started + settings['analysis_window']
             while True:
                 servers = api.servers()
                 down = [n for n in names if not (servers.get(n) or {}).get('up')]
                 if down:
-                    result = analyse_canary(before, servers, names, [i.name for i in baseline], settings)
+                    result = analyse_canary(before, servers, names, base_names, settings)
                     result['passed'] = False
                     result['reasons'].insert(0, 'canary %s went down in the load balancer' % ', '.join(down))
                     return result
+                # Clear evidence ends the window early: fewer users see a bad canary.
+                early = analyse_canary(before, servers, names, base_names, settings)
+                if not early['passed'] and early['canary']['requests'] >= max(EARLY_VERDICT_REQUESTS,
+                                                                              settings['min_requests']):
+                    early['decided_after'] = round(self.clock() - started, 1)
+                    return early
                 remaining = deadline - self.clock()
                 if remaining <= 0:
                     break
@@ -709,7 +759,9 @@ class FleetEngine:
             after = api.show_stat()
         except HAProxyError as exc:
             raise StepFailed(str(exc))
-        return analyse_canary(before, after, names, [i.name for i in baseline], settings)
+        result = analyse_canary(before, after, names, base_names, settings)
+        result['decided_after'] = round(self.clock() - started, 1)
+        return result
 
     # Rollout ------------------------------------------------------------------------------------------------
     def _revision_groups(self, instances):
@@ -832,8 +884,8 @@ class FleetEngine:
         keep = set(n for g in plan['current'] for n in g['instances'] if n not in plan['retire'])
         after.extend('  - %s' % name for name in sorted(keep) if name not in plan['remove'])
         if plan['create'] or plan['reuse']:
-            after.append('  - %d new instance(s) of %s%s' % (plan['create'], target['version'],
-                                                            ', %d restarted' % len(plan['reuse']) if plan['reuse'] else ''))
+            after.append('  - %d instance(s) of %s: %d new, %d restarted from the kept ones'
+                         % (plan['create'] + len(plan['reuse']), target['version'], plan['create'], len(plan['reuse'])))
         if plan['keep_stopped']:
             after.append('stopped (kept for rollback): %s' % ', '.join(plan['keep_stopped']))
         return {'before': '\n'.join(before) + '\n', 'after': '\n'.join(after) + '\n'}

@@ -47,10 +47,15 @@ options:
       - Required with C(state=planned).
     type: list
     elements: str
+  parent:
+    description:
+      - With C(state=planned), the image the bake starts from (name:tag or ID). It is resolved to its image ID,
+        which goes into the bake key, and returned with its bake key for the guard of a layered bake.
+    type: str
   values:
     description:
-      - Values that go into the image besides files (parent image ID, collection version, variables).
-      - The planned version is always added as C(version).
+      - Values that go into the image besides files (collection version, variables).
+      - The planned version is always added as C(version), and the parent's image ID as C(parent_image).
     type: dict
     default: {}
   bake_key:
@@ -118,6 +123,16 @@ reason:
   returned: when state is planned
   type: str
   sample: "cache hit: immutable/web:1.2.0 is verified with the same bake key"
+parent_image:
+  description: Image ID of I(parent).
+  returned: when state is planned and parent is given
+  type: str
+  sample: sha256:4c1f...
+parent_bake_key:
+  description: Bake key of I(parent), empty for an image not baked by this collection (the bootstrap OS image).
+  returned: when state is planned and parent is given
+  type: str
+  sample: 0d4e...
 image:
   description: The image record concerned (existing image when planned, the candidate otherwise), or null.
   returned: always
@@ -156,8 +171,17 @@ def run(module):
     p = module.params
     store = DockerImageStore(docker_client(p['docker_host']), p['repository'])
     if p['state'] == 'planned':
+        values = dict(p['values'])
+        parent = None
+        if p['parent']:
+            parent = store.get(p['parent'])
+            if parent is None:
+                raise BakeError('the parent image %s is not on the engine: run make setup (it builds the bootstrap '
+                                'OS image) or bake the parent first' % p['parent'])
+            values['parent_image'] = parent['id']
+
         def key_for(version):
-            return compute_bake_key(p['root'], p['inputs'], dict(p['values'], version=version))
+            return compute_bake_key(p['root'], p['inputs'], dict(values, version=version))
 
         if p['refresh']:
             plan = plan_refresh(store, p['name'], p['version'], key_for)
@@ -165,9 +189,12 @@ def run(module):
             plan = plan_bake(store, p['name'], p['version'], key_for, p['force'])
         if plan['action'] == 'bake' and plan['leftovers'] and not module.check_mode:
             clean_leftovers(store, p['name'], p['version'], plan['leftovers'])
-        return dict(changed=bool(plan['leftovers']), bake_key=plan['bake_key'], version=plan['version'],
-                    action=plan['action'],
-                    reason=plan['reason'], image=_public(plan['image']), leftovers=plan['leftovers'])
+        result = dict(changed=bool(plan['leftovers']), bake_key=plan['bake_key'], version=plan['version'],
+                      action=plan['action'],
+                      reason=plan['reason'], image=_public(plan['image']), leftovers=plan['leftovers'])
+        if parent is not None:
+            result.update(parent_image=parent['id'], parent_bake_key=parent['bake_key'] or '')
+        return result
     judge = mark_verified if p['state'] == 'verified' else mark_failed
     changed, record = judge(store, p['name'], p['version'], p['bake_key'], module.check_mode)
     return dict(changed=changed, bake_key=record['bake_key'], image=_public(record))
@@ -181,6 +208,7 @@ def main():
             state=dict(type='str', default='planned', choices=['planned', 'verified', 'failed']),
             root=dict(type='path'),
             inputs=dict(type='list', elements='str'),
+            parent=dict(type='str'),
             values=dict(type='dict', default={}),
             bake_key=dict(type='str', no_log=False),
             force=dict(type='bool', default=False),

@@ -63,5 +63,5 @@ def test_no_shell_history_or_ansible_leftovers(host):
 
 
 def test_no_secrets(host):
-    result = run_module_utils(host, 'secret_scan.py', 'scan().as_dict()')
+    result = run_module_utils(host, 'secret_scan.py', 'scan()')
     assert result['findings'] == []

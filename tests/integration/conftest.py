@@ -72,15 +72,23 @@ def engine():
     return docker.from_env(timeout=120)
 
 
+def remove_repository(engine, repository):
+    """Remove the test containers and every image tagged under ``repository/``."""
+    for container in engine.containers.list(all=True, filters={'label': 'io.immutable-infra.test'}):
+        try:
+            tags = container.image.tags
+        except docker.errors.ImageNotFound:
+            tags = []
+        if any(t.startswith(repository + '/') for t in tags):
+            container.remove(force=True, v=True)
+    for image in engine.images.list():
+        if any(t.startswith(repository + '/') for t in image.tags):
+            engine.images.remove(image.id, force=True)
+
+
 @pytest.fixture(scope='session', autouse=True)
 def clean_test_repository(engine):
     """Remove every itest/* image and test container before and after the session."""
-    def clean():
-        for container in engine.containers.list(all=True, filters={'label': 'io.immutable-infra.test'}):
-            container.remove(force=True, v=True)
-        for image in engine.images.list():
-            if any(t.startswith(REPOSITORY + '/') for t in image.tags):
-                engine.images.remove(image.id, force=True)
-    clean()
+    remove_repository(engine, REPOSITORY)
     yield
-    clean()
+    remove_repository(engine, REPOSITORY)

@@ -11,13 +11,22 @@ import time
 
 import pytest
 
-from conftest import BIN, REPOSITORY, ROOT, run_playbook
+from conftest import BIN, ROOT, remove_repository, run_playbook
+
+REPOSITORY = 'itest-bake'
 
 WEB = {'image': 'web', 'version': '1.0.0', 'image_repository': REPOSITORY}
 
 
 def labels_of(engine, ref):
     return engine.images.get(ref).attrs['Config']['Labels']
+
+
+@pytest.fixture(scope='module', autouse=True)
+def clean_bake_repository(engine):
+    remove_repository(engine, REPOSITORY)
+    yield
+    remove_repository(engine, REPOSITORY)
 
 
 @pytest.fixture(scope='module')
@@ -129,7 +138,7 @@ def test_interrupted_bake_leaves_nothing_usable_and_the_next_bake_recovers(engin
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and not engine.containers.list(
-                filters={'label': 'io.immutable-infra.bake=lb'}):
+                filters={'label': 'io.immutable-infra.bake=%s/lb' % REPOSITORY}):
             assert proc.poll() is None, 'the bake ended before its build container appeared'
             time.sleep(0.5)
         time.sleep(3)
@@ -142,6 +151,6 @@ def test_interrupted_bake_leaves_nothing_usable_and_the_next_bake_recovers(engin
 
     run = run_playbook('bake.yml', {'image': 'lb', 'version': '1.0.0', 'image_repository': REPOSITORY})
     assert run.rc == 0, run.output[-3000:]
-    assert engine.containers.list(all=True, filters={'label': 'io.immutable-infra.bake'}) == []
+    assert engine.containers.list(all=True, filters={'label': 'io.immutable-infra.bake=%s/lb' % REPOSITORY}) == []
     lb = engine.images.get('%s/lb:1.0.0' % REPOSITORY)
     assert '%s/lb:verified-1.0.0' % REPOSITORY in lb.tags

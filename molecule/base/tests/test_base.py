@@ -76,6 +76,7 @@ def test_managed_files_are_recorded(host, ssh_enabled):
         "/etc/apt/apt.conf.d/90immutable-noninteractive",
         "/etc/apt/apt.conf.d/99immutable-no-periodic",
         "/etc/default/locale",
+        "/etc/localtime",
         "/etc/timezone",
     }
     if ssh_enabled:
