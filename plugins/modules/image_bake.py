@@ -24,6 +24,7 @@ description:
     C(<repository>/<name>:failed-<version>), so it no longer looks usable.
 extends_documentation_fragment:
   - immutable.infra.engine
+  - ansible.builtin.action_common_attributes
 options:
   name:
     description: Image name (C(base), C(web), C(lb)...).
@@ -78,8 +79,12 @@ options:
 attributes:
   check_mode:
     support: full
+    details: With C(state=planned), what would be cleaned up is returned and nothing is removed.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
+    details: Runs on the controller and talks to the engine's API.
 '''
 
 EXAMPLES = r'''

@@ -63,7 +63,7 @@ def run_playbook(playbook, extra_vars=None, check=False, timeout=900, inventory=
         cmd += ['-e', json.dumps({key: value})]
     if check:
         cmd.append('--check')
-    completed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    completed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     return PlaybookRun(completed)
 
 
@@ -73,8 +73,8 @@ def engine():
 
 
 def remove_repository(engine, repository):
-    """Remove the test containers and every image tagged under ``repository/``."""
-    for container in engine.containers.list(all=True, filters={'label': 'io.immutable-infra.test'}):
+    """Remove every image tagged under ``repository/`` and the containers that use them."""
+    for container in engine.containers.list(all=True):
         try:
             tags = container.image.tags
         except docker.errors.ImageNotFound:

@@ -118,7 +118,7 @@ def test_guard_refuses_a_running_instance_and_changes_nothing(engine, web_bake, 
         run = subprocess.run(
             [os.path.join(BIN, 'ansible-playbook'), '-i', str(inventory), 'playbooks/provision.yml',
              '-e', 'image=web', '-e', 'packer_build_name=web'],
-            cwd=ROOT, capture_output=True, text=True, timeout=300,
+            cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
             env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'), ANSIBLE_NOCOLOR='1'))
         assert run.returncode != 0
         assert 'sealed-image marker' in run.stdout

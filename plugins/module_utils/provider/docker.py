@@ -40,6 +40,9 @@ except ImportError:  # pragma: no cover - images.docker_client() reports the mis
     APIError = DockerException = ImageNotFound = NotFound = Exception
 
 LABEL_LOCK_PREFIX = LABEL_PREFIX + 'lock.'
+# A baked image inherits the label its Packer build container had (docker commit keeps container labels), and
+# the bake cleans up containers that carry it as leftovers of an interrupted build: a fleet's containers blank it.
+LABEL_BAKE_CONTAINER = LABEL_PREFIX + 'bake'
 LABEL_RECORD = LABEL_PREFIX + 'record'
 LABEL_HISTORY_OF = LABEL_PREFIX + 'history-of'
 LABEL_HISTORY = LABEL_PREFIX + 'history'
@@ -178,6 +181,7 @@ class DockerProvider(Provider):
     def create_instance(self, fleet, image_id, version, revision, service_port):
         name = '%s-r%d-%s' % (fleet, revision, uuid.uuid4().hex[:6])
         labels = {
+            LABEL_BAKE_CONTAINER: '',
             LABEL_FLEET: fleet,
             LABEL_ROLE: ROLE_INSTANCE,
             LABEL_REVISION: str(revision),
@@ -234,6 +238,7 @@ class DockerProvider(Provider):
     def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port):
         name = self.lb_name(fleet)
         labels = {
+            LABEL_BAKE_CONTAINER: '',
             LABEL_FLEET: fleet,
             LABEL_ROLE: ROLE_LB,
             LABEL_VERSION: version,
