@@ -150,12 +150,16 @@ def resolve_image(store, name, version=None, channel=None, require_verified=True
             ref = image_ref(repository, name, to_tag(version))
             record = store.find(name, version)
             if record is None:
-                failed = store.get(image_ref(repository, name, FAILED_PREFIX + to_tag(version)))
-                if failed is not None:
-                    raise FleetError('%s %s failed its image tests (tagged %s) and cannot be rolled out'
-                                     % (name, version, image_ref(repository, name, FAILED_PREFIX + to_tag(version))))
-                raise FleetError('there is no image %s on the engine: bake it first (ansible-playbook '
-                                 'playbooks/bake.yml -e image=%s -e version=%s)' % (ref, name, version))
+                failed_ref = image_ref(repository, name, FAILED_PREFIX + to_tag(version))
+                record = store.get(failed_ref)
+                if record is None:
+                    raise FleetError('there is no image %s on the engine: bake it first (ansible-playbook '
+                                     'playbooks/bake.yml -e image=%s -e version=%s)' % (ref, name, version))
+                if require_verified:
+                    raise FleetError('%s %s failed its image tests (tagged %s) and is not rolled out; bake a fixed '
+                                     'version (require_verified: false accepts it, for a deliberate fault-injection '
+                                     'drill only)' % (name, version, failed_ref))
+                ref = failed_ref
     except ImageStoreError as exc:
         raise FleetError(str(exc))
     if require_verified and not record['verified']:
@@ -163,7 +167,12 @@ def resolve_image(store, name, version=None, channel=None, require_verified=True
                          '(bake it with playbooks/bake.yml, or set require_verified: false)' % (ref, record['id']))
     if not record['version']:
         raise FleetError('%s has no %s label: it was not baked by immutable.infra' % (ref, 'version'))
-    return {'image': name, 'version': record['version'], 'id': record['id'], 'ref': ref, 'channel': channel}
+    result = {'image': name, 'version': record['version'], 'id': record['id'], 'ref': ref, 'channel': channel}
+    if not record['verified']:
+        result['warning'] = ('%s (%s) is %s: rolled out because require_verified is false'
+                             % (ref, record['id'][:19], 'an image that FAILED its image tests' if record.get('failed')
+                                or FAILED_PREFIX in ref else 'not verified'))
+    return result
 
 
 class FleetState:
@@ -302,6 +311,7 @@ class FleetEngine:
         self._api = None
         self._api_lb_id = None
         self._initial_serving = set()
+        self.lock_broken = False
 
     # Reporting ------------------------------------------------------------------------------------------
     def log(self, message):
@@ -384,6 +394,7 @@ class FleetEngine:
                 self.fleet, describe_holder(exc.holder),
                 'break_lock=true' if break_lock else 'that process no longer exists'))
             self.provider.release_lock(self.fleet)
+            self.lock_broken = True
             try:
                 self.provider.acquire_lock(self.fleet, holder)
             except LockHeld as again:
@@ -893,6 +904,8 @@ class FleetEngine:
     def rollout(self, target, lb_image, check_mode=False, break_lock=False, strategy=None, rollback_of=None):
         """Roll the fleet to ``target`` (from ``resolve_image``). Returns the result dict; raises FleetError
         (with ``result``) when the rollout failed, after rolling back."""
+        if target.get('warning'):
+            self.warn(target['warning'])
         state = self.observe()
         if check_mode and state.lock and holder_alive(state.lock, self.hostname) is not False and not break_lock:
             self.warn(self.lock_message(state.lock, holder_alive(state.lock, self.hostname)))
@@ -917,7 +930,7 @@ class FleetEngine:
             result = self._result(plan, target, outcome='unchanged')
             result['diff'] = self.diff(state, plan, target)
             if not plan['changed']:
-                result['changed'] = bool(self.warnings)
+                result['changed'] = self.lock_broken
                 return result
             return self._execute(state, plan, target, lb_image, result, rollback_of)
 

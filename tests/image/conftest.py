@@ -14,6 +14,7 @@ import docker
 import pytest
 import testinfra
 
+
 def pytest_addoption(parser):
     parser.addoption('--image', action='store', required=True,
                      help='image to test, for example immutable/web:1.2.0 or an image ID')

@@ -21,7 +21,6 @@ def run_module_utils(host, filename, call):
     return json.loads(result.stdout)
 
 
-
 def test_manifest_is_present_and_valid(manifest, labels):
     assert validate_manifest(manifest) == []
     assert manifest['name'] == labels['io.immutable-infra.name']

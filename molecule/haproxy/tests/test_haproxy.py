@@ -186,9 +186,9 @@ def test_health_check_routes_traffic_to_healthy_servers_only(apps):
         assert (sick["status"], sick["check_status"], sick["check_code"]) == ("DOWN", "L7STS", "404")
         assert "GET /healthz" in apps.file("/tmp/app-18081.log").content_string
 
-        for _ in range(4):
+        for attempt in range(4):
             answer = fetch(apps, FRONTEND + "/healthz")
-            assert (answer["status"], answer["body"].strip()) == (200, "ok")
+            assert (answer["status"], answer["body"].strip()) == (200, "ok"), attempt
         assert "%s %s/healthy" % ("fe_main", BACKEND) in apps.file(STDOUT).content_string  # logs on stdout
     finally:
         for name in names:
