@@ -3,12 +3,14 @@
 versions by playbooks/rollout.yml and rollback.yml while a probe sends requests to its load balancer.
 
 Tests run in file order and share the fleet; each starts from the state the previous one left (a rollout to
-the version already running is a no-op). Images are baked into the ``itest`` repository by bake.yml: web
+the version already running is a no-op). Images are baked into the ``itest-rollout`` repository by bake.yml
+(a repository of this module's own, so integration runs of other modules never remove them mid-run): web
 1.0.0 and 1.1.0, lb 1.0.0, and two faulty web images - 9.0.1 answers GET /healthz with 503 (its health
 gate fails), 9.0.2 answers / and /version with 500 (a bad canary). The fleet is declared in
 tests/integration/fleets (an inventory of its own).
 """
 
+import base64
 import collections
 import http.client
 import json
@@ -21,9 +23,9 @@ import time
 import docker
 import pytest
 
-from conftest import BIN, ROOT, run_playbook
+from conftest import BIN, ROOT, remove_repository, run_playbook
 
-REPOSITORY = 'itest'
+REPOSITORY = 'itest-rollout'
 FLEET = 'itweb'
 LB_PORT = 18080
 INVENTORY = os.path.join(ROOT, 'tests', 'integration', 'fleets', 'hosts.yml')
@@ -36,6 +38,9 @@ BAKES = [
     {'image': 'web', 'version': '9.0.1', 'bake_vars': {'webapp_healthz_status': 503}},
     {'image': 'web', 'version': '9.0.2', 'bake_vars': {'webapp_root_status': 500}},
 ]
+# The faulty images fail their image tests by design, so bake.yml tags them failed-<version>: a fleet rolls
+# them out only with require_verified=false (a deliberate fault-injection drill).
+FAULTY = {'require_verified': False}
 
 
 class Probe:
@@ -115,9 +120,22 @@ def clean_fleet(engine):
 
 
 @pytest.fixture(scope='module', autouse=True)
-def images():
-    """Bake the test images (a cache hit when they are already verified)."""
+def images(engine, clean_fleet):
+    """Bake the test images (a cache hit when they are already verified; a faulty one is baked once); removed
+    with the module's other images at the end."""
+    yield _bake_all(engine)
+    remove_fleet(engine)
+    remove_repository(engine, REPOSITORY)
+
+
+def _bake_all(engine):
     for bake in BAKES:
+        if 'bake_vars' in bake:
+            failed = '%s/%s:failed-%s' % (REPOSITORY, bake['image'], bake['version'])
+            if not engine.images.list(name=failed):
+                run_playbook('bake.yml', dict(bake, image_repository=REPOSITORY))
+            assert engine.images.list(name=failed), 'bake of %s did not leave %s' % (bake, failed)
+            continue
         run = run_playbook('bake.yml', dict(bake, image_repository=REPOSITORY))
         assert run.rc == 0, 'bake of %s failed:\n%s' % (bake, run.output[-3000:])
 
@@ -158,6 +176,12 @@ def lb_version():
 
 
 def ensure(version, **extra):
+    """The fleet at ``version`` (a rollout when it is not there yet)."""
+    try:
+        if lb_version() == version and sorted(v for n, v in running_instances(docker.from_env())) == [version] * 3:
+            return
+    except (OSError, http.client.HTTPException, ValueError, KeyError):
+        pass
     run = rollout(version=version, **extra)
     assert run.rc == 0, run.output[-3000:]
     assert lb_version() == version
@@ -175,9 +199,11 @@ def assert_converged(engine, version, count=3):
 
 
 def history(engine):
-    info = run_playbook('status.yml', {'fleet': FLEET, 'image_repository': REPOSITORY}, inventory=INVENTORY)
-    assert info.rc == 0, info.output[-2000:]
-    return info.task_results('Read the fleets')[0]['fleets'][0]['history']
+    """The fleet's revision history, newest first, read from its record image."""
+    found = engine.images.list(filters={'label': 'io.immutable-infra.history-of=%s' % FLEET})
+    assert len(found) == 1, found
+    labels = found[0].labels
+    return list(reversed(json.loads(base64.b64decode(labels['io.immutable-infra.history']))))
 
 
 # First deploy, idempotence, check mode ---------------------------------------------------------------------
@@ -197,6 +223,14 @@ def test_first_deploy_brings_the_fleet_up_and_a_rerun_changes_nothing(engine):
     assert again.rc == 0 and module_result(again)['changed'] is False, again.output[-3000:]
     check = rollout(check=True, version='1.0.0')
     assert check.rc == 0 and module_result(check)['changed'] is False
+
+    status = run_playbook('status.yml', {'fleet': FLEET, 'image_repository': REPOSITORY}, inventory=INVENTORY)
+    assert status.rc == 0, status.output[-3000:]
+    table = status.task_results('Show the fleets')[0]['msg']
+    assert 'INSTANCE' in table and 'HEALTH' in table
+    for name, version in running_instances(engine):
+        assert name in table
+    assert table.count('healthy') == 3 and 'ready up w100' in table
 
 
 def test_check_mode_shows_the_plan_and_changes_nothing(engine):
@@ -270,7 +304,7 @@ def test_failing_health_check_rolls_back_with_old_instances_intact(engine):
     ensure('1.0.0')
     old = running_instances(engine)
     with Probe() as probe:
-        run = rollout(version='9.0.1')
+        run = rollout(version='9.0.1', **FAULTY)
     assert run.rc != 0
     result = module_result(run)
     assert result['outcome'] == 'rolled_back', run.output[-3000:]
@@ -286,7 +320,7 @@ def test_canary_answering_5xx_is_rolled_back_by_the_analysis(engine):
     ensure('1.0.0')
     old = running_instances(engine)
     with Probe() as probe:
-        run = rollout(version='9.0.2', strategy='canary')
+        run = rollout(version='9.0.2', strategy='canary', **FAULTY)
     assert run.rc != 0
     result = module_result(run)
     assert result['outcome'] == 'rolled_back', run.output[-3000:]
@@ -333,7 +367,7 @@ def test_concurrent_rollout_fails_on_the_lock_and_changes_nothing(engine):
     first = start_playbook(version='1.1.0')
     try:
         wait_for(lambda: lock_holder(engine) is not None, 60, 'the first rollout to take the lock')
-        second = rollout(version='9.0.1')
+        second = rollout(version='9.0.1', **FAULTY)
         assert second.rc != 0
         result = module_result(second)
         assert result['changed'] is False
