@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Send GET requests to a URL on loopback and count the failed ones: what a user of the fleet would see.
 
     python3 scripts/probe.py --url http://127.0.0.1:8080/version --stop-file .state/probe.stop --out result.json
@@ -54,7 +53,7 @@ def probe(url, duration, max_requests, interval, timeout, stop_file=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--url', default='http://127.0.0.1:8080/version')
     parser.add_argument('--duration', type=float, default=600, help='seconds at most (default 600)')
     parser.add_argument('--max-requests', type=int, default=100000, help='requests at most (default 100000)')

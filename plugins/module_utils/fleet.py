@@ -134,7 +134,7 @@ def _number(fleet, field, value, minimum=None, exclusive=False):
         number = float(value)
     except (TypeError, ValueError):
         raise _fail(fleet, field, value, 'a number')
-    if number != number or number in (float('inf'), float('-inf')):
+    if math.isnan(number) or math.isinf(number):
         raise _fail(fleet, field, value, 'a finite number')
     if minimum is not None and (number <= minimum if exclusive else number < minimum):
         raise _fail(fleet, field, value, 'a number %s %s' % ('>' if exclusive else '>=', minimum))

@@ -585,8 +585,8 @@ class FleetEngine:
                     if not busy:
                         break
                     if self.clock() >= deadline:
-                        self.log('drain timeout (%ss): %s still had sessions' % (self.spec['drain_timeout'],
-                                                                                  ', '.join(busy)))
+                        self.log('drain timeout (%ss): %s still had sessions'
+                                 % (self.spec['drain_timeout'], ', '.join(busy)))
                         break
                     self.sleep(0.2)
                 for name in in_lb:
@@ -594,6 +594,7 @@ class FleetEngine:
                 self.log('out of the load balancer: %s' % ', '.join(in_lb))
         except HAProxyError as exc:
             raise StepFailed(str(exc))
+
         def finish(inst):
             if inst.running:
                 self.provider.stop_instance(inst, self.spec['stop_timeout'] if keep else 2)
@@ -787,7 +788,7 @@ class FleetEngine:
     def previous_of(self, state, c, target):
         """What a failed rollout rolls back to: the image serving besides the target (the last succeeded one
         when several do), as a target dict with its revision number; None on a first deploy."""
-        others = [i for i in c.other]
+        others = list(c.other)
         if not others:
             others = [i for i in c.adopt if i.image_id != target['id']]
         if not others:
@@ -886,8 +887,8 @@ class FleetEngine:
     def diff(self, state, plan, target):
         before = ['fleet: %s' % self.fleet]
         for group in plan['current']:
-            before.append('revision %s: %s (%s) x%d' % (group['revision'], group['version'], group['image_id'][:19],
-                                                         len(group['instances'])))
+            before.append('revision %s: %s (%s) x%d'
+                          % (group['revision'], group['version'], group['image_id'][:19], len(group['instances'])))
             before.extend('  - %s' % name for name in group['instances'])
         after = ['fleet: %s' % self.fleet,
                  'revision %s: %s (%s) x%d' % (plan['revision'], target['version'], target['id'][:19],
@@ -1020,8 +1021,8 @@ class FleetEngine:
                                       'image_id': previous['id']}
             msg = 'rollout of fleet %s to %s (%s) failed: %s. ' % (self.fleet, target['version'], plan['strategy'], exc)
             if outcome == 'rolled_back':
-                msg += ('Rolled back: the fleet serves revision %s (%s) again.' % (previous['revision'],
-                                                                                  previous['version'])
+                msg += ('Rolled back: the fleet serves revision %s (%s) again.'
+                        % (previous['revision'], previous['version'])
                         if previous else 'Rolled back: the new instances were removed (first deploy).')
             else:
                 msg += 'The rollback failed too (%s): rerun the rollout or the rollback to converge.' % detail

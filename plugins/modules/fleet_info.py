@@ -19,8 +19,6 @@ description:
     I(specs) has the fleet, otherwise taken from the load balancer's own check.
 extends_documentation_fragment:
   - immutable.infra.engine
-  - ansible.builtin.action_common_attributes
-  - ansible.builtin.action_common_attributes.info_module
 options:
   fleet:
     description: Name of the fleet; all fleets on the engine when not given.
@@ -34,6 +32,12 @@ options:
     description: Ask every running instance for its health (one GET each); false reads only the load balancer.
     type: bool
     default: true
+attributes:
+  check_mode:
+    support: full
+    details: Reads only.
+  diff_mode:
+    support: none
 '''
 
 EXAMPLES = r'''

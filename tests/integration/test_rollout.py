@@ -422,7 +422,7 @@ def test_killed_controller_then_rerun_converges_without_orphans(engine):
 # Bad input fails before anything changes -------------------------------------------------------------------
 @pytest.mark.parametrize('extra, words', [
     ({'fleet': 'nosuchfleet'}, 'Declared fleets'),
-    ({'version': '7.7.7'}, 'no image itest/web:7.7.7'),
+    ({'version': '7.7.7'}, 'no image %s/web:7.7.7' % REPOSITORY),
     ({'channel': 'nosuchchannel'}, 'channel nosuchchannel of web does not exist'),
     ({'max_surge': 0, 'max_unavailable': 0}, 'both come to 0'),
     ({'strategy': 'big_bang'}, 'strategy'),

@@ -96,7 +96,7 @@ def test_no_ssh_server_unless_enabled(host, ssh_enabled):
 def _sshd_settings(host):
     settings = {}
     for line in host.check_output("/usr/sbin/sshd -T").splitlines():
-        key, _, value = line.partition(" ")
+        key, _separator, value = line.partition(" ")
         settings.setdefault(key, []).append(value)
     return settings
 
