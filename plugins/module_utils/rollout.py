@@ -100,15 +100,20 @@ def http_status(host, port, path, timeout):
         conn.close()
 
 
-def process_start(pid):
-    """Start time of process ``pid`` in clock ticks since boot (field 22 of /proc/PID/stat), or ''."""
+def _proc_stat(pid):
+    """Fields 3 and on of /proc/PID/stat (state first), or [] when unreadable."""
     try:
         with open('/proc/%d/stat' % int(pid)) as handle:
             data = handle.read()
     except (OSError, ValueError):
-        return ''
+        return []
     # The command name (field 2) may hold spaces; it ends at the last ')'.
-    fields = data[data.rfind(')') + 2:].split()
+    return data[data.rfind(')') + 2:].split()
+
+
+def process_start(pid):
+    """Start time of process ``pid`` in clock ticks since boot (field 22 of /proc/PID/stat), or ''."""
+    fields = _proc_stat(pid)
     return fields[19] if len(fields) > 19 else ''
 
 
@@ -125,7 +130,10 @@ def holder_alive(holder, hostname):
     except OSError as exc:
         if getattr(exc, 'errno', None) == 3:  # ESRCH: no such process
             return False
-    start = process_start(pid)
+    fields = _proc_stat(pid)
+    if fields and fields[0] in ('Z', 'X'):
+        return False  # killed, not yet reaped
+    start = fields[19] if len(fields) > 19 else ''
     if holder.get('pid_start') and start and start != holder['pid_start']:
         return False  # the pid was reused by another process
     return True
@@ -211,10 +219,6 @@ class Classified:
     @property
     def serving(self):
         return self.target + self.surplus + self.other
-
-    def changes(self):
-        return bool(self.surplus or self.other or self.unestablished or self.orphans or self.adopt or self.dead
-                    or self.stray_servers)
 
 
 def established(server):
@@ -641,7 +645,7 @@ class FleetEngine:
         if seconds > 0:
             self.log('monitor %ss: %s healthy' % (seconds, ', '.join(names)))
 
-    def normalize(self, target, revision_of_current=None):
+    def normalize(self, target):
         """Clean up what an interrupted run left, so a strategy starts from serving instances only.
 
         Stray load-balancer servers are deleted; instances that are in the load balancer without serving
@@ -785,20 +789,27 @@ class FleetEngine:
             group['instances'].append(inst.name)
         return sorted(groups.values(), key=lambda g: g['revision'])
 
-    def previous_of(self, state, c, target):
-        """What a failed rollout rolls back to: the image serving besides the target (the last succeeded one
-        when several do), as a target dict with its revision number; None on a first deploy."""
-        others = list(c.other)
-        if not others:
-            others = [i for i in c.adopt if i.image_id != target['id']]
-        if not others:
+    def _target_of(self, state, instances):
+        """The image among ``instances`` that the fleet runs (the last succeeded one when several do) as a
+        target dict with its revision number, or None."""
+        if not instances:
             return None
         current = self.current_image(state)
-        images = set(i.image_id for i in others)
-        image_id = current if current in images else max(others, key=_age_key).image_id
-        chosen = [i for i in others if i.image_id == image_id]
-        return {'image': self.spec['image'], 'version': chosen[0].version, 'id': image_id, 'ref': image_id,
-                'channel': None, 'revision': max(i.revision for i in chosen)}
+        images = set(i.image_id for i in instances)
+        image_id = current if current in images else max(instances, key=_age_key).image_id
+        chosen = [i for i in instances if i.image_id == image_id]
+        return {'image': self.spec['image'] if self.spec else None, 'version': chosen[0].version, 'id': image_id,
+                'ref': image_id, 'channel': None, 'revision': max(i.revision for i in chosen)}
+
+    def serving_target(self, state=None):
+        """The revision that serves now, as a target (what heal replaces failed instances with), or None."""
+        state = state or self.observe()
+        return self._target_of(state, [i for i in state.running if established(state.servers.get(i.name))])
+
+    def previous_of(self, state, c, target):
+        """What a failed rollout rolls back to: the image serving besides the target, as a target dict with its
+        revision number; None on a first deploy."""
+        return self._target_of(state, list(c.other) or [i for i in c.adopt if i.image_id != target['id']])
 
     def next_revision(self, state):
         numbers = [e.get('number', 0) for e in state.history] + [i.revision for i in state.instances]

@@ -19,6 +19,7 @@ description:
     I(specs) has the fleet, otherwise taken from the load balancer's own check.
 extends_documentation_fragment:
   - immutable.infra.engine
+  - ansible.builtin.action_common_attributes
 options:
   fleet:
     description: Name of the fleet; all fleets on the engine when not given.
@@ -38,6 +39,9 @@ attributes:
     details: Reads only.
   diff_mode:
     support: none
+  platform:
+    platforms: posix
+    details: Runs on the controller and talks to the engine's API and to the load balancer's runtime API.
 '''
 
 EXAMPLES = r'''

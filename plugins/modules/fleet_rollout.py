@@ -30,6 +30,7 @@ description:
   - The revision history (number, version, image ID, strategy, start, end, outcome) is kept in the engine.
 extends_documentation_fragment:
   - immutable.infra.engine
+  - ansible.builtin.action_common_attributes
 options:
   fleet:
     description: Name of the fleet (lower-case letters, digits and C(-)).
@@ -74,6 +75,9 @@ attributes:
     details: Returns the plan (instances to create, restart, retire and remove, the steps) and changes nothing.
   diff_mode:
     support: full
+  platform:
+    platforms: posix
+    details: Runs on the controller and talks to the engine's API and to the load balancer's runtime API.
 '''
 
 EXAMPLES = r'''

@@ -354,6 +354,14 @@ def wait_for(predicate, timeout, what):
     pytest.fail('timed out waiting for %s' % what)
 
 
+def process_alive(pid):
+    try:
+        with open('/proc/%d/stat' % pid) as handle:
+            return handle.read().rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
+    except OSError:
+        return False
+
+
 def lock_holder(engine):
     try:
         return engine.containers.get('%s-lock' % FLEET).labels
@@ -397,10 +405,12 @@ def test_killed_controller_then_rerun_converges_without_orphans(engine):
             # ansible-playbook runs each task in a worker that starts a session of its own: the whole controller
             # dying also takes the worker and its module process, the lock holder.
             if holder:
+                pid = int(holder['io.immutable-infra.lock.pid'])
                 try:
-                    os.killpg(os.getpgid(int(holder['io.immutable-infra.lock.pid'])), signal.SIGKILL)
+                    os.killpg(os.getpgid(pid), signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+                wait_for(lambda: not process_alive(pid), 20, 'the module process to die')
             run.wait(timeout=30)
         finally:
             if run.poll() is None:

@@ -2,6 +2,8 @@
 """The fleet engine against fakes of the provider, HAProxy and the HTTP probe (fleet_fakes.py)."""
 
 import os
+import subprocess
+import time
 
 import pytest
 
@@ -261,6 +263,17 @@ def test_holder_alive():
     assert holder_alive(dict(me, pid_start='1'), 'h') is False
     assert holder_alive(dict(me, pid='999999'), 'h') is False
     assert holder_alive(me, 'other') is None
+
+
+def test_a_killed_but_unreaped_holder_is_dead():
+    child = subprocess.Popen(['true'])
+    try:
+        deadline = time.monotonic() + 5
+        while holder_alive({'host': 'h', 'pid': str(child.pid)}, 'h') and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert holder_alive({'host': 'h', 'pid': str(child.pid)}, 'h') is False
+    finally:
+        child.wait()
 
 
 # Interrupted runs -------------------------------------------------------------------------------------------
