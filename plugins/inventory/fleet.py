@@ -55,15 +55,10 @@ import re
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
-from ansible_collections.immutable.infra.plugins.module_utils.images import (
-    LABEL_PREFIX, ImageStoreError, docker_client,
+from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError, docker_client
+from ansible_collections.immutable.infra.plugins.module_utils.provider import (
+    LABEL_FLEET, LABEL_IMAGE_ID, LABEL_REVISION, LABEL_ROLE, LABEL_VERSION, ROLE_INSTANCE,
 )
-
-LABEL_FLEET = LABEL_PREFIX + 'fleet'
-LABEL_REVISION = LABEL_PREFIX + 'revision'
-LABEL_VERSION = LABEL_PREFIX + 'version'
-LABEL_IMAGE_ID = LABEL_PREFIX + 'image-id'
-LABEL_ROLE = LABEL_PREFIX + 'role'
 
 
 def group_safe(text):
@@ -94,7 +89,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         for container in containers:
             labels = container.get('Labels') or {}
             fleet = labels.get(LABEL_FLEET)
-            if not fleet or (wanted and fleet not in wanted) or labels.get(LABEL_ROLE, 'instance') != 'instance':
+            if not fleet or (wanted and fleet not in wanted) or labels.get(LABEL_ROLE, ROLE_INSTANCE) != ROLE_INSTANCE:
                 continue
             self._add_instance(container, labels, fleet)
 

@@ -1115,13 +1115,13 @@ class FleetEngine:
         lb = self.provider.load_balancer(self.fleet)
         history = self.provider.read_history(self.fleet)
         present = bool(instances or lb or history or self.fleet in self.provider.fleets())
-        result = {'changed': present, 'fleet': self.fleet, 'outcome': 'removed' if present else 'unchanged',
+        outcome = 'unchanged' if not present else 'planned' if check_mode else 'removed'
+        result = {'changed': present, 'fleet': self.fleet, 'outcome': outcome,
                   'plan': {'remove': [i.name for i in instances] + ([lb.name] if lb else [])},
                   'events': self.events, 'warnings': self.warnings}
         if not present or check_mode:
             return result
-        if not check_mode:
-            self.check_lock(self.provider.lock_holder(self.fleet), break_lock)
+        self.check_lock(self.provider.lock_holder(self.fleet), break_lock)
         with self.locked('removal of fleet %s' % self.fleet, break_lock):
             for inst in instances:
                 self.provider.remove_instance(inst)

@@ -443,3 +443,18 @@ def test_bad_input_fails_clearly_and_changes_nothing(engine, extra, words):
     assert run.rc != 0
     assert words in run.output, run.output[-3000:]
     assert containers(engine) == before
+
+
+def test_state_absent_removes_the_fleet(engine):
+    assert containers(engine)
+    check = rollout(check=True, state='absent')
+    assert check.rc == 0 and module_result(check)['outcome'] == 'planned', check.output[-3000:]
+    assert containers(engine)
+    run = rollout(state='absent')
+    assert run.rc == 0, run.output[-3000:]
+    assert module_result(run)['outcome'] == 'removed'
+    assert containers(engine) == {}
+    assert not engine.networks.list(names=['%s-net' % FLEET])
+    assert not engine.images.list(filters={'label': 'io.immutable-infra.history-of=%s' % FLEET})
+    again = rollout(state='absent')
+    assert again.rc == 0 and module_result(again)['changed'] is False

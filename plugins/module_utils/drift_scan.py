@@ -1,0 +1,199 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, immutable.infra contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Scan a fleet for drift: which instances do not run the fleet revision's image, and which changed their
+filesystem against their image outside the runtime paths. The classification is the pure ``drift.py``; this file
+reads the engine and writes the report.
+
+The filesystem changes come from the engine's own diff of a container against its image (Docker: ``GET
+/containers/<id>/changes``, what ``docker diff`` prints). It is read-only: nothing is executed in, copied into or
+copied out of an instance. The ``Provider`` interface has no ``diff`` yet, so ``instance_differ`` uses the
+provider's ``diff(instance)`` when it has one and the Docker API otherwise.
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+import json
+import os
+import tempfile
+
+from ansible_collections.immutable.infra.plugins.module_utils import drift
+from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError
+from ansible_collections.immutable.infra.plugins.module_utils.heal import DEFAULT_UNHEALTHY_AFTER, Healer, fleet_revision
+from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
+from ansible_collections.immutable.infra.plugins.module_utils.rollout import in_parallel
+
+try:
+    from docker.errors import DockerException, NotFound
+except ImportError:  # pragma: no cover - images.docker_client() reports the missing SDK
+    DockerException = NotFound = Exception
+
+
+def docker_diff(client):
+    """``diff(instance)``: the Docker engine's filesystem changes of an instance's container against its image,
+    as ``[{'Path': str, 'Kind': 0|1|2}]`` (0 changed, 1 added, 2 deleted). Read-only."""
+
+    def diff(instance):
+        try:
+            return client.api.diff(instance.id) or []
+        except NotFound:
+            raise ProviderError('instance %s disappeared while its filesystem was compared with its image'
+                                % instance.name)
+        except DockerException as exc:
+            raise ProviderError('cannot compare instance %s with its image: %s' % (instance.name, exc))
+    return diff
+
+
+def instance_differ(provider, client=None):
+    """The ``diff(instance)`` to use: the provider's own when it has one, else the Docker engine's."""
+    own = getattr(provider, 'diff', None)
+    if callable(own):
+        return own
+    if client is None:
+        raise FleetError('the %s provider cannot compare an instance with its image (it has no diff)'
+                         % type(provider).__name__)
+    return docker_diff(client)
+
+
+def scan(provider, fleet, diff, runtime_paths, image_name=None):
+    """Drift of every running instance of ``fleet``.
+
+    Returns ``{fleet, revision: {number, version, image_id}, runtime_paths, findings, drifted, skipped}``;
+    ``findings`` are ``drift.instance_drift`` dicts plus revision, version and state, in instance order;
+    ``skipped`` names the instances that do not run (heal's business, or kept stopped for a rollback).
+    """
+    paths = drift.normalize_runtime_paths(runtime_paths)
+    instances = provider.instances(fleet)
+    history = provider.read_history(fleet)
+    if not instances and not history:
+        raise FleetError('fleet %s has nothing on the engine: no instance, no revision history' % fleet)
+    target = fleet_revision(fleet, history, instances, image_name)
+    running = [i for i in instances if i.running]
+
+    def finding(inst):
+        found = drift.instance_drift(inst.as_dict(), target['id'], diff(inst), paths)
+        found.update(revision=inst.revision, version=inst.version, state=inst.state)
+        return found
+
+    findings = in_parallel(finding, running)
+    return {
+        'fleet': fleet,
+        'revision': {'number': target['revision'], 'version': target['version'], 'image_id': target['id']},
+        'runtime_paths': paths,
+        'findings': findings,
+        'drifted': [f['name'] for f in findings if f['drifted']],
+        'skipped': [{'name': i.name, 'state': i.state, 'version': i.version} for i in instances if not i.running],
+    }
+
+
+def drift_detail(finding):
+    """One line saying why an instance drifted (for the heal plan and the lock holder)."""
+    parts = []
+    if finding['image_drift']:
+        parts.append('runs image %s, not the fleet revision\'s %s'
+                     % ((finding['image_id'] or '?')[:19], (finding['expected_image_id'] or '?')[:19]))
+    changes = finding['changes']
+    count = sum(len(paths) for paths in changes.values())
+    if count:
+        first = next('%s %s' % (kind, changes[kind][0]) for kind in ('added', 'changed', 'deleted') if changes[kind])
+        parts.append('%d filesystem change(s) against its image (%s%s)' % (count, first, ', ...' if count > 1 else ''))
+    return '; '.join(parts)
+
+
+def report_document(result):
+    """The JSON report: what drift found (and replaced); no timestamp, so an unchanged fleet gives the same file."""
+    doc = {
+        'fleet': result['fleet'],
+        'revision': result['revision'],
+        'runtime_paths': result['runtime_paths'],
+        'findings': result['findings'],
+        'drifted': result['drifted'],
+        'skipped': result['skipped'],
+    }
+    if result.get('remediation'):
+        doc['remediation'] = {k: result['remediation'].get(k) for k in ('outcome', 'replaced', 'created', 'removed')}
+    return json.dumps(doc, indent=2, sort_keys=True) + '\n'
+
+
+def write_report(path, content, check_mode=False):
+    """Write ``content`` to ``path`` (atomically) unless it already holds it; returns whether it changed (in check
+    mode: whether it would). Raises FleetError when the file cannot be written."""
+    path = os.path.abspath(os.path.expanduser(path))
+    try:
+        with open(path) as handle:
+            if handle.read() == content:
+                return False
+    except (IOError, OSError):
+        pass
+    if check_mode:
+        return True
+    folder = os.path.dirname(path)
+    tmp = None
+    try:
+        if not os.path.isdir(folder):
+            os.makedirs(folder)
+        handle, tmp = tempfile.mkstemp(prefix='.drift-', dir=folder)
+        with os.fdopen(handle, 'w') as out:
+            out.write(content)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except (IOError, OSError) as exc:
+        if tmp and os.path.exists(tmp):
+            os.remove(tmp)
+        raise FleetError('cannot write the drift report %s: %s' % (path, exc))
+    return True
+
+
+class Drift:
+    """Drift of one fleet with a ``FleetEngine`` (its provider, and its lock and load balancer to remediate).
+
+    ``client``: the Docker client, for the engine's diff when the provider has none.
+    """
+
+    def __init__(self, engine, client=None, unhealthy_after=DEFAULT_UNHEALTHY_AFTER):
+        self.engine = engine
+        self.diff = instance_differ(engine.provider, client)
+        self.unhealthy_after = unhealthy_after
+
+    def run(self, runtime_paths, remediate=False, report_path=None, check_mode=False, break_lock=False):
+        """Scan; with ``remediate``, replace the drifted instances through the heal path; write the report.
+
+        Returns the result dict; raises FleetError (with ``result``) when the remediation failed.
+        """
+        engine = self.engine
+        found = scan(engine.provider, engine.fleet, self.diff, runtime_paths,
+                     engine.spec['image'] if engine.spec else None)
+        result = dict(found, changed=False, table=drift.report_lines(found['findings']), warnings=engine.warnings)
+        force = dict((f['name'], drift_detail(f)) for f in found['findings'] if f['drifted'])
+        if remediate and force:
+            # The heal path judges health on the load balancer's record only: no watch window here.
+            healer = Healer(engine, self.unhealthy_after, watch=False)
+            try:
+                healed = healer.run(check_mode, break_lock, force=force)
+            except FleetError as exc:
+                result['remediation'] = self._remediation(exc.result)
+                result['changed'] = bool(exc.result.get('changed'))
+                self._report(result, report_path, check_mode)
+                raise FleetError('drift remediation of fleet %s: %s' % (engine.fleet, exc), result=result)
+            result['remediation'] = self._remediation(healed)
+            result['changed'] = healed['changed']
+            result['diff'] = healed.get('diff')
+        elif remediate:
+            result['remediation'] = {'outcome': 'unchanged', 'replaced': [], 'created': [], 'removed': [],
+                                     'events': engine.events}
+        self._report(result, report_path, check_mode)
+        return result
+
+    @staticmethod
+    def _remediation(healed):
+        return dict((key, healed.get(key)) for key in ('outcome', 'plan', 'replaced', 'created', 'removed',
+                                                        'events', 'instances') if key in healed)
+
+    @staticmethod
+    def _report(result, report_path, check_mode):
+        if not report_path:
+            return
+        result['report_path'] = os.path.abspath(os.path.expanduser(report_path))
+        result['report_changed'] = write_report(report_path, report_document(result), check_mode)
+        result['changed'] = result['changed'] or result['report_changed']

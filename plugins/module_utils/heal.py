@@ -1,0 +1,462 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, immutable.infra contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Heal a fleet: replace failed instances with new ones of the fleet revision's image, never repair in place.
+
+The fleet *revision* is the image of the newest ``succeeded`` entry of the fleet's revision history (kept in the
+engine by the rollout). Heal reconciles the fleet with it:
+
+- an instance of that image that is not running (exited, killed, never started) is replaced;
+- a running instance outside normal service (not in the load balancer, drained, staged at weight 0) is a
+  leftover of an interrupted step: it is replaced;
+- a running instance in service that has failed its health check for ``unhealthy_after`` seconds is replaced
+  (see *Unhealthy for how long* below);
+- missing instances (fewer healthy ones than the spec's ``instances``) are created;
+- load-balancer servers without an instance are deleted.
+
+Stopped instances of other images are the previous revisions a blue/green rollout keeps for an instant rollback:
+heal leaves them alone. A running instance of another image in service is counted (it serves) and reported;
+``fleet_drift`` with ``remediate: replace`` replaces it.
+
+Replacing means: new instances of the revision's image ID are created (never a restart of the old container),
+health-gated by the controller, added to the load balancer and watched for ``monitor`` seconds; only then are
+the bad ones drained and removed. When a new instance fails its gate, it is removed again and the old ones stay
+as they were (the next run tries again). Everything happens under the fleet's lock, the one rollouts take.
+
+Unhealthy for how long, without state on the controller
+-------------------------------------------------------
+Two witnesses, both outside the controller, so a scheduled run on any controller (or a restarted one) reaches
+the same verdict:
+
+1. The load balancer's record. HAProxy health-checks every server every ``health.interval`` seconds and keeps,
+   per server, its status and ``lastchg``, the seconds since its last UP/DOWN transition (``show stat``). A
+   server HAProxy sees DOWN has been failing for at least ``lastchg`` seconds.
+2. This run's own checks. An instance that fails the controller's check (GET ``health.path`` on its published
+   port) while HAProxy has not declared it down yet is watched, one check per ``health.interval``, for what is
+   left of ``unhealthy_after``; a single good answer (and HAProxy seeing it up) clears it. The watch is bounded
+   by ``unhealthy_after`` and only happens when something is failing: a healthy fleet costs one check per instance.
+
+An instance failing for ``unhealthy_after`` seconds or more is unhealthy and replaced; one failing for less is a
+*suspect*: reported, counted as a member, not replaced (``watch=False``, as drift remediation uses, judges on the
+load balancer's record alone and never waits).
+"""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+from ansible_collections.immutable.infra.plugins.module_utils.fleet import NORMAL_WEIGHT, FleetError
+from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError, parse_stat_csv
+from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
+from ansible_collections.immutable.infra.plugins.module_utils.rollout import (
+    StepFailed, holder_alive, in_parallel,
+)
+
+DEFAULT_UNHEALTHY_AFTER = 30
+REASONS = ('exited', 'out_of_service', 'unhealthy', 'drifted')
+
+
+# Pure parts ---------------------------------------------------------------------------------------------------
+def unfinished_rollout(history):
+    """The last history entry when it is still ``in_progress`` (a rollout running or interrupted), else None."""
+    last = history[-1] if history else None
+    return last if last and last.get('outcome') == 'in_progress' else None
+
+
+def fleet_revision(fleet, history, instances, image_name=None):
+    """The revision the fleet runs, as a rollout target dict plus ``revision`` (the number new instances carry).
+
+    The image is the one of the newest succeeded history entry; its instances keep their revision number (the
+    highest one among the instances of that image, the entry's number when none is left). Raises FleetError when
+    the fleet never had a successful rollout.
+    """
+    entry = next((e for e in reversed(history or []) if e.get('outcome') == 'succeeded'), None)
+    if entry is None or not entry.get('image_id'):
+        raise FleetError('fleet %s has no successful revision in its history, so there is no image to heal it '
+                         'with: deploy it first (ansible-playbook playbooks/rollout.yml -e fleet=%s)' % (fleet, fleet))
+    numbers = [i.revision for i in instances if i.image_id == entry['image_id'] and i.revision]
+    return {
+        'image': entry.get('image') or image_name,
+        'version': entry.get('version'),
+        'id': entry['image_id'],
+        'ref': entry['image_id'],
+        'channel': None,
+        'revision': max(numbers) if numbers else entry.get('number'),
+        'entry': entry.get('number'),
+    }
+
+
+def lb_down_for(rows, backend):
+    """``{server: seconds}`` for the servers of ``backend`` that HAProxy's own checks see DOWN, from parsed
+    ``show stat`` rows: ``lastchg`` is the seconds since the server's last UP/DOWN transition."""
+    down = {}
+    for row in rows:
+        if row.get('pxname') != backend or row.get('svname') in ('FRONTEND', 'BACKEND'):
+            continue
+        if str(row.get('status', '')).startswith('DOWN'):
+            try:
+                down[row['svname']] = max(0, int(row.get('lastchg') or 0))
+            except ValueError:
+                down[row['svname']] = 0
+    return down
+
+
+def in_service(server):
+    """Why a load-balancer server is not in normal service (None when it is: ready at the normal weight).
+    Whether it is up is the health verdict's business."""
+    if server is None:
+        return 'not in the load balancer'
+    if server.get('admin') != 'ready':
+        return '%s in the load balancer' % server.get('admin')
+    if server.get('weight') != NORMAL_WEIGHT:
+        return 'weight %s in the load balancer' % server.get('weight')
+    return None
+
+
+def plan_heal(instances, servers, target_id, desired, verdicts, force=None):
+    """What heal does to a fleet (pure function).
+
+    ``instances``: every instance of the fleet; ``servers``: the load balancer's servers by name; ``target_id``:
+    the fleet revision's image; ``desired``: the spec's instance count; ``verdicts``: ``{name: {'verdict':
+    'healthy'|'suspect'|'unhealthy', 'failing_for', 'answer'}}`` for running instances in service (missing means
+    healthy); ``force``: ``{name: detail}`` of running instances to replace anyway (drift).
+
+    Returns ``{replace: [{name, reason, detail, state, version, revision}], create, members, suspects, kept,
+    other_image, stray_servers, surplus, changed}``.
+    """
+    force = force or {}
+    servers = servers or {}
+    plan = {'replace': [], 'create': 0, 'members': [], 'suspects': [], 'kept': [], 'other_image': [],
+            'stray_servers': [], 'surplus': 0, 'changed': False}
+
+    def bad(inst, reason, detail):
+        plan['replace'].append({'name': inst.name, 'reason': reason, 'detail': detail, 'state': inst.state,
+                                'version': inst.version, 'revision': inst.revision})
+
+    for inst in sorted(instances, key=lambda i: (i.revision, i.created or '', i.name)):
+        if not inst.running:
+            if inst.state == 'exited' and inst.image_id != target_id:
+                plan['kept'].append(inst.name)
+            else:
+                bad(inst, 'exited', 'state %s' % inst.state)
+            continue
+        if inst.name in force:
+            bad(inst, 'drifted', force[inst.name])
+            continue
+        why = in_service(servers.get(inst.name))
+        if why:
+            bad(inst, 'out_of_service', why)
+            continue
+        verdict = verdicts.get(inst.name) or {'verdict': 'healthy'}
+        if verdict['verdict'] == 'unhealthy':
+            bad(inst, 'unhealthy', 'failing its health check for %ss (last answer: %s)'
+                % (verdict.get('failing_for'), verdict.get('answer')))
+            continue
+        plan['members'].append(inst.name)
+        if verdict['verdict'] == 'suspect':
+            plan['suspects'].append({'name': inst.name, 'failing_for': verdict.get('failing_for'),
+                                     'answer': verdict.get('answer')})
+        if inst.image_id != target_id:
+            plan['other_image'].append({'name': inst.name, 'version': inst.version, 'image_id': inst.image_id})
+    replaced = set(r['name'] for r in plan['replace'])
+    running = set(i.name for i in instances if i.running)
+    plan['stray_servers'] = sorted(n for n in servers if n not in running and n not in replaced)
+    plan['create'] = max(0, desired - len(plan['members']))
+    plan['surplus'] = max(0, len(plan['members']) - desired)
+    plan['changed'] = bool(plan['replace'] or plan['create'] or plan['stray_servers'])
+    return plan
+
+
+# The healer ---------------------------------------------------------------------------------------------------
+class Healer:
+    """Heal one fleet with a ``FleetEngine`` (its provider, load balancer API, HTTP probe, clock and lock).
+
+    ``unhealthy_after``: seconds an instance must have failed its health check before it is replaced; ``watch``:
+    watch failing instances within this run (bounded by ``unhealthy_after``), or judge on the load balancer's
+    record alone.
+    """
+
+    def __init__(self, engine, unhealthy_after=DEFAULT_UNHEALTHY_AFTER, watch=True):
+        if unhealthy_after is None or unhealthy_after < 0:
+            raise FleetError('unhealthy_after is %r, expected a number of seconds >= 0' % (unhealthy_after,))
+        self.engine = engine
+        self.spec = engine.spec
+        self.fleet = engine.fleet
+        self.unhealthy_after = unhealthy_after
+        self.watch = watch
+        self.recovered = []
+
+    # Health ---------------------------------------------------------------------------------------------------
+    def check(self, inst):
+        """The controller's health check of one instance: ``(ok, answer)``."""
+        health = self.spec['health']
+        if not inst.endpoint:
+            return False, 'no published service port'
+        status, error = self.engine.http(inst.endpoint[0], inst.endpoint[1], health['path'], health['timeout'])
+        return status == health['status'], status if status is not None else error
+
+    def lb_down_for(self):
+        """The load balancer's record of the servers it sees DOWN and for how long (``{}`` when unreadable)."""
+        api = self.engine.lb_api()
+        if api is None:
+            return {}
+        try:
+            return lb_down_for(parse_stat_csv(api.execute('show stat %s 4 -1' % api.backend)), api.backend)
+        except HAProxyError as exc:
+            self.engine.warn('cannot read how long servers have been down from the load balancer: %s' % exc)
+            return {}
+
+    def judge(self, state, known=None):
+        """Verdicts for the running instances in normal service (see the module docstring).
+
+        ``known``: ``{name: since}`` (clock time an instance was already known to fail since, from an earlier
+        pass of this run). Returns ``(verdicts, since)``.
+        """
+        clock = self.engine.clock
+        known = known or {}
+        servers = state.servers
+        candidates = [i for i in state.running if in_service(servers.get(i.name)) is None]
+        down_for = self.lb_down_for() if candidates else {}
+        now = clock()
+        verdicts, since, answers = {}, {}, {}
+        for inst in candidates:
+            ok, answer = self.check(inst)
+            lb_up = bool(servers[inst.name].get('up'))
+            if ok and lb_up:
+                verdicts[inst.name] = {'verdict': 'healthy'}
+                continue
+            answers[inst.name] = answer if not ok else 'the load balancer sees it DOWN (check %s)' % (
+                servers[inst.name].get('check_status'))
+            since[inst.name] = min(known.get(inst.name, now), now - down_for.get(inst.name, 0))
+        if since and self.watch:
+            self._watch(candidates, since, answers, verdicts)
+        now = clock()
+        for name in since:
+            failing_for = round(now - since[name], 1)
+            verdicts[name] = {'verdict': 'unhealthy' if failing_for >= self.unhealthy_after else 'suspect',
+                              'failing_for': failing_for, 'answer': answers[name]}
+        return verdicts, since
+
+    def _watch(self, candidates, since, answers, verdicts):
+        """Check the failing instances again until each is past ``unhealthy_after`` or answers healthy."""
+        clock = self.engine.clock
+        by_name = dict((i.name, i) for i in candidates)
+        interval = self.spec['health']['interval']
+        pending = [n for n in since if clock() - since[n] < self.unhealthy_after]
+        if pending:
+            self.engine.log('watching %s: failing its health check, replaced once it has failed for %ss'
+                            % (', '.join(pending), self.unhealthy_after))
+        while pending:
+            self.engine.sleep(min(interval, max(0.05, min(since[n] + self.unhealthy_after - clock()
+                                                          for n in pending))))
+            api = self.engine.lb_api()
+            try:
+                servers = api.servers() if api else {}
+            except HAProxyError:
+                servers = {}
+            for name in list(pending):
+                ok, answer = self.check(by_name[name])
+                if ok and (servers.get(name) or {}).get('up', True):
+                    del since[name]
+                    pending.remove(name)
+                    verdicts[name] = {'verdict': 'healthy'}
+                    self.recovered.append(name)
+                    self.engine.log('%s answers its health check again: kept' % name)
+                    continue
+                answers[name] = answer if not ok else 'the load balancer sees it DOWN'
+                if clock() - since[name] >= self.unhealthy_after:
+                    pending.remove(name)
+
+    # Observation and plan ---------------------------------------------------------------------------------------
+    def assess(self, check_mode, break_lock, force, known=None):
+        """Observe, check the lock (unless ``known`` says this run holds it) and the history, judge the
+        instances, plan. Returns ``(state, target, plan, since)``."""
+        engine = self.engine
+        state = engine.observe()
+        alive = holder_alive(state.lock, engine.hostname) if state.lock and known is None else None
+        held = bool(state.lock) and known is None and alive is not False and not break_lock
+        if held and check_mode:
+            engine.warn(engine.lock_message(state.lock, alive))
+        elif held:
+            engine.check_lock(state.lock, break_lock)
+        unfinished = unfinished_rollout(state.history)
+        if unfinished and not held:
+            raise FleetError('the last rollout of fleet %s (revision %s to %s, started %s) did not finish: the '
+                             'controller stopped during it. Rerun it (playbooks/rollout.yml -e fleet=%s -e '
+                             'version=%s) or roll back (playbooks/rollback.yml -e fleet=%s), then heal. Nothing '
+                             'was changed.' % (self.fleet, unfinished.get('number'), unfinished.get('version'),
+                                               unfinished.get('started'), self.fleet, unfinished.get('version'),
+                                               self.fleet))
+        if state.lb is None or not state.lb.running:
+            raise FleetError('the load balancer of fleet %s is %s: heal replaces instances behind a running load '
+                             'balancer only. Rerun the rollout (playbooks/rollout.yml -e fleet=%s), which creates it '
+                             'again. Nothing was changed.'
+                             % (self.fleet, state.lb.state if state.lb else 'missing', self.fleet))
+        target = fleet_revision(self.fleet, state.history, state.instances, self.spec['image'])
+        verdicts, since = self.judge(state, known or {})
+        plan = plan_heal(state.instances, state.servers, target['id'], self.spec['instances'], verdicts, force)
+        return state, target, plan, since
+
+    def describe(self, state, plan, target):
+        """Warnings about what heal leaves alone, and the diff."""
+        engine = self.engine
+        if self.spec.get('version') and self.spec['version'] != target['version']:
+            engine.warn('the spec of fleet %s asks for version %s, the fleet runs revision %s (%s): heal keeps %s; '
+                        'roll out to change the version' % (self.fleet, self.spec['version'], target['revision'],
+                                                            target['version'], target['version']))
+        for other in plan['other_image']:
+            engine.warn('instance %s runs %s (%s), not the fleet revision\'s image %s: heal counts it, '
+                        'playbooks/drift.yml -e remediate=replace replaces it'
+                        % (other['name'], other['version'], (other['image_id'] or '?')[:19], target['id'][:19]))
+        if plan['surplus']:
+            engine.warn('fleet %s has %d instance(s) more than its spec\'s %d: heal removes no healthy instance '
+                        '(a rollout with -e instances=N scales)' % (self.fleet, plan['surplus'], self.spec['instances']))
+        for suspect in plan['suspects']:
+            engine.log('%s has failed its health check for %ss (< unhealthy_after %ss): not replaced yet'
+                       % (suspect['name'], suspect['failing_for'], self.unhealthy_after))
+        before = ['fleet: %s, revision %s: %s (%s)' % (self.fleet, target['revision'], target['version'],
+                                                       target['id'][:19])]
+        for inst in state.instances:
+            if inst.name in plan['kept']:
+                continue
+            reason = next((r for r in plan['replace'] if r['name'] == inst.name), None)
+            before.append('  - %s %s%s' % (inst.name, inst.state, (' (%s: %s)' % (reason['reason'], reason['detail']))
+                                           if reason else ''))
+        after = before[:1] + ['  - %s running' % name for name in plan['members']]
+        if plan['create']:
+            after.append('  - %d new instance(s) of %s' % (plan['create'], target['version']))
+        return {'before': '\n'.join(before) + '\n', 'after': '\n'.join(after) + '\n'}
+
+    def result(self, plan, target, outcome, diff=None):
+        return {
+            'changed': False,
+            'fleet': self.fleet,
+            'outcome': outcome,
+            'revision': {'number': target['revision'], 'version': target['version'], 'image_id': target['id']},
+            'plan': plan,
+            'replaced': [],
+            'created': [],
+            'removed': [],
+            'recovered': list(self.recovered),
+            'events': self.engine.events,
+            'warnings': self.engine.warnings,
+            'diff': diff,
+        }
+
+    # Heal -------------------------------------------------------------------------------------------------------
+    def run(self, check_mode=False, break_lock=False, force=None):
+        """Heal the fleet; ``force``: ``{name: detail}`` of running instances to replace anyway (drift).
+
+        Returns the result dict; raises FleetError (with ``result``) when a replacement failed.
+        """
+        state, target, plan, since = self.assess(check_mode, break_lock, force)
+        diff = self.describe(state, plan, target)
+        result = self.result(plan, target, 'planned' if plan['changed'] else 'unchanged', diff)
+        result['changed'] = plan['changed']
+        if not plan['changed'] or check_mode:
+            return result
+        operation = 'heal of %s (replace %d, create %d)' % (self.fleet, len(plan['replace']), plan['create'])
+        with self.engine.locked(operation, break_lock):
+            # Again under the lock: a rollout may have run meanwhile. No second watch: what failed long enough
+            # above is still failing now, or it recovered.
+            watch, self.watch = self.watch, False
+            try:
+                state, target, plan, since = self.assess(False, break_lock, force, known=since)
+            finally:
+                self.watch = watch
+            result = self.result(plan, target, 'unchanged', self.describe(state, plan, target))
+            if not plan['changed']:
+                result['changed'] = self.engine.lock_broken
+                return result
+            return self.execute(state, plan, target, result)
+
+    def execute(self, state, plan, target, result):
+        engine = self.engine
+        by_name = dict((i.name, i) for i in state.instances)
+        bad = [by_name[r['name']] for r in plan['replace']]
+        created = []
+        try:
+            self.delete_servers(plan['stray_servers'])
+            created = self.bring_in_new(target, plan['create'])
+            try:
+                engine.monitor(created, self.spec['monitor'])
+            except StepFailed:
+                engine.discard(created)
+                created = []
+                raise
+            engine.retire(bad, keep=False)
+        except (StepFailed, ProviderError, HAProxyError) as exc:
+            engine.log('FAILED: %s' % exc)
+            result.update(changed=bool(created or plan['stray_servers']), outcome='failed',
+                          created=[i.name for i in created], instances=self.instances_now())
+            msg = 'heal of fleet %s failed: %s. ' % (self.fleet, exc)
+            if created:
+                msg += ('The new instances %s serve; the ones to replace (%s) were not all removed: rerun heal.'
+                        % (', '.join(i.name for i in created), ', '.join(i.name for i in bad)))
+            else:
+                msg += ('No new instance came in, so nothing was removed: the instances to replace (%s) are as they '
+                        'were. Fix the cause (docker logs of the failed instance) and rerun heal.'
+                        % (', '.join(i.name for i in bad) or 'none'))
+            raise FleetError(msg, result=result)
+        new_names = [i.name for i in created]
+        result.update(changed=True, outcome='healed', created=new_names, removed=[i.name for i in bad],
+                      instances=self.instances_now())
+        result['replaced'] = [dict(r, replacement=new_names[n] if n < len(new_names) else None)
+                              for n, r in enumerate(plan['replace'])]
+        engine.log('healed fleet %s: %d replaced, %d created' % (self.fleet, len(bad), len(created)))
+        return result
+
+    def delete_servers(self, names):
+        """Delete load-balancer servers whose instance is gone (maint, then del, retried while connected)."""
+        if not names:
+            return
+        api = self.engine.lb_api()
+        for name in names:
+            api.set_state(name, 'maint')
+            for attempt in range(25):
+                try:
+                    api.del_server(name)
+                    break
+                except HAProxyError as exc:
+                    if 'No such server' in str(exc):
+                        break
+                    if attempt == 24:
+                        raise
+                    if attempt == 5:
+                        api.shutdown_sessions(name)
+                    self.engine.sleep(0.2)
+            self.engine.log('deleted load-balancer server %s (its instance is gone)' % name)
+
+    def bring_in_new(self, target, count):
+        """``count`` NEW instances of ``target`` (never a restart of an old one): created, health-gated, added to
+        the load balancer. What was created is removed again when a step fails."""
+        if count <= 0:
+            return []
+        engine = self.engine
+        created, failures = [], []
+
+        def create(dummy):
+            try:
+                inst = engine.provider.create_instance(self.fleet, target['id'], target['version'],
+                                                       target['revision'], self.spec['service_port'])
+                created.append(inst)
+                engine.log('created instance %s (%s, revision %s)' % (inst.name, inst.version, target['revision']))
+            except ProviderError as exc:
+                failures.append(exc)
+
+        in_parallel(create, range(count))
+        if failures:
+            engine.discard(created)
+            raise StepFailed(str(failures[0]))
+        try:
+            engine.gate(created)
+            engine.admit(created)
+        except StepFailed:
+            engine.discard(created)
+            raise
+        return sorted(created, key=lambda i: i.name)
+
+    def instances_now(self):
+        try:
+            return [i.as_dict() for i in self.engine.provider.instances(self.fleet)]
+        except ProviderError:
+            return []
