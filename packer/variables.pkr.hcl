@@ -83,6 +83,9 @@ locals {
     "io.immutable-infra.version=${var.version}",
     "io.immutable-infra.bake-key=${var.bake_key}",
     "io.immutable-infra.parent=${var.parent_image}",
+    # docker commit keeps the build container's labels: blank the build marker so that containers of the
+    # image are never taken for leftovers of an interrupted bake.
+    "io.immutable-infra.bake=\"\"",
   ])
 
   # Extra variables of the bake play (playbooks/provision.yml) and the docker connection into the build

@@ -15,11 +15,12 @@ import json
 import os
 
 from ansible_collections.immutable.infra.plugins.module_utils.images import (
-    FAILED_PREFIX, LABEL_BAKE_CONTAINER, VERIFIED_PREFIX, image_ref,
+    FAILED_PREFIX, LABEL_BAKE_CONTAINER, LABEL_PREFIX, VERIFIED_PREFIX, image_ref,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.semver import SemVer, SemVerError, to_tag
 
 SKIPPED_PARTS = ('__pycache__', '.pytest_cache')
+LABEL_FLEET = LABEL_PREFIX + 'fleet'
 SKIPPED_SUFFIXES = ('.pyc', '.pyo', '.swp', '~')
 
 
@@ -101,6 +102,8 @@ def plan_bake(store, name, version, bake_key, force=False):
                                   'why': 'unverified: an earlier bake was interrupted or not tested'})
     label = '%s=%s/%s' % (LABEL_BAKE_CONTAINER, store.repository, name)
     for container in store.containers({'label': label}):
+        if LABEL_FLEET in (container.get('Labels') or {}):
+            continue  # an instance of an image that was baked from such a container, never a build leftover
         plan['leftovers'].append({'kind': 'container', 'ref': container['Id'], 'id': container['Id'],
                                   'why': 'build container of an interrupted bake (%s)' % container.get('State')})
     return plan

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 """Integration tests: real playbooks against the real engine, in a test repository of their own.
 
-Images are baked under the repository ``itest`` (not the user's ``immutable``) and removed at the end.
+Images are baked under the repository ``itest`` (not the user's ``immutable``), shared by every test file so
+that a file finds the images another one baked as cache hits, and removed at the start and end of the session.
 """
 
 import json

@@ -11,22 +11,13 @@ import time
 
 import pytest
 
-from conftest import BIN, ROOT, remove_repository, run_playbook
-
-REPOSITORY = 'itest-bake'
+from conftest import BIN, REPOSITORY, ROOT, run_playbook
 
 WEB = {'image': 'web', 'version': '1.0.0', 'image_repository': REPOSITORY}
 
 
 def labels_of(engine, ref):
     return engine.images.get(ref).attrs['Config']['Labels']
-
-
-@pytest.fixture(scope='module', autouse=True)
-def clean_bake_repository(engine):
-    remove_repository(engine, REPOSITORY)
-    yield
-    remove_repository(engine, REPOSITORY)
 
 
 @pytest.fixture(scope='module')

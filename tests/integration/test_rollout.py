@@ -3,7 +3,7 @@
 versions by playbooks/rollout.yml and rollback.yml while a probe sends requests to its load balancer.
 
 Tests run in file order and share the fleet; each starts from the state the previous one left (a rollout to
-the version already running is a no-op). Images are baked into the ``itest-rollout`` repository by bake.yml
+the version already running is a no-op). Images are baked into the session's test repository (conftest.REPOSITORY) by bake.yml
 (a repository of this module's own, so integration runs of other modules never remove them mid-run): web
 1.0.0 and 1.1.0, lb 1.0.0, and two faulty web images - 9.0.1 answers GET /healthz with 503 (its health
 gate fails), 9.0.2 answers / and /version with 500 (a bad canary). The fleet is declared in
@@ -23,9 +23,8 @@ import time
 import docker
 import pytest
 
-from conftest import BIN, ROOT, remove_repository, run_playbook
+from conftest import BIN, REPOSITORY, ROOT, run_playbook
 
-REPOSITORY = 'itest-rollout'
 FLEET = 'itweb'
 LB_PORT = 18080
 INVENTORY = os.path.join(ROOT, 'tests', 'integration', 'fleets', 'hosts.yml')
@@ -121,11 +120,10 @@ def clean_fleet(engine):
 
 @pytest.fixture(scope='module', autouse=True)
 def images(engine, clean_fleet):
-    """Bake the test images (a cache hit when they are already verified; a faulty one is baked once); removed
-    with the module's other images at the end."""
+    """Bake the test images into the session's repository (a cache hit when another test file baked them
+    already; a faulty one is baked once); conftest removes them at the end of the session."""
     yield _bake_all(engine)
     remove_fleet(engine)
-    remove_repository(engine, REPOSITORY)
 
 
 def _bake_all(engine):

@@ -93,6 +93,12 @@ def test_version_reuse_with_other_content_is_refused():
         bake.plan_bake(store, 'web', '1.2.0', KEY_B, force=True)
 
 
+def test_fleet_instances_are_never_leftovers():
+    store = FakeStore()
+    store.build_containers = [{'Id': 'i1', 'State': 'running', 'Labels': {'io.immutable-infra.fleet': 'web'}}]
+    assert bake.plan_bake(store, 'web', '1.2.0', KEY_A)['leftovers'] == []
+
+
 def test_unverified_candidate_and_build_containers_are_leftovers():
     store = FakeStore()
     store.add('sha256:1', 'web', '1.2.0', KEY_B, tags=['1.2.0'])
