@@ -37,10 +37,10 @@ def docker_diff(client):
     def diff(instance):
         try:
             return client.api.diff(instance.id) or []
-        except NotFound:
-            raise ProviderError('instance %s disappeared while its filesystem was compared with its image'
-                                % instance.name)
         except DockerException as exc:
+            if isinstance(exc, NotFound):
+                raise ProviderError('instance %s disappeared while its filesystem was compared with its image'
+                                    % instance.name)
             raise ProviderError('cannot compare instance %s with its image: %s' % (instance.name, exc))
     return diff
 
@@ -187,8 +187,8 @@ class Drift:
 
     @staticmethod
     def _remediation(healed):
-        return dict((key, healed.get(key)) for key in ('outcome', 'plan', 'replaced', 'created', 'removed',
-                                                        'events', 'instances') if key in healed)
+        keys = ('outcome', 'plan', 'replaced', 'created', 'removed', 'events', 'instances')
+        return dict((key, healed.get(key)) for key in keys if key in healed)
 
     @staticmethod
     def _report(result, report_path, check_mode):

@@ -32,8 +32,8 @@ options:
     required: true
   spec:
     description:
-      - The fleet spec, as declared in C(immutable_fleets.<fleet>) in the inventory (used by O(remediate=replace):
-        C(instances), C(service_port), C(health), C(drain_timeout), C(monitor)).
+      - The fleet spec, as declared in C(immutable_fleets.<fleet>) in the inventory. O(remediate=replace) uses its
+        C(instances), C(service_port), C(health), C(drain_timeout) and C(monitor).
     type: dict
     required: true
   overrides:

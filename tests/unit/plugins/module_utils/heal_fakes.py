@@ -83,4 +83,3 @@ class FakeDiff:
     def __call__(self, instance):
         self.calls.append(instance.name)
         return [{'Path': path, 'Kind': kind} for path, kind in self.changes.get(instance.name, [])]
-
