@@ -2,7 +2,7 @@
 # Rollout benchmark: a 10-instance web fleet rolled from 1.0.0 to 1.1.0 with `rolling` (max surge 2) and with
 # `blue_green`, and, in the same run, Docker Swarm's `docker service update` (start-first, parallelism 2, the
 # same health check) on the same two images, each with a probe counting failed requests through its LB.
-#   bash benchmarks/rollout.sh            (after make setup; bakes web 1.0.0/1.1.0 and lb 1.0.0 if missing)
+#   bash benchmarks/rollout.sh     (after make setup; bakes web 1.0.0/1.1.0 and lb 1.0.0 into its own repository 'bench')
 # Prints a Markdown table for the README. Goal: 0 failed requests, and faster than Swarm.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,7 +10,8 @@ cd "$ROOT"
 export PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_CONFIG="$ROOT/ansible.cfg"
 STATE="$ROOT/.state/bench-rollout"
 mkdir -p "$STATE"
-FLEETS=(-e @benchmarks/fleets.yml)
+REPO=bench
+FLEETS=(-e @benchmarks/fleets.yml -e image_repository=$REPO)
 SWARM_STARTED=0
 
 quiet_play() { ansible-playbook "$@" >"$STATE/play.log" 2>&1 || { tail -n 40 "$STATE/play.log" >&2; exit 1; }; }
@@ -37,17 +38,19 @@ cleanup() {
   docker network rm bench-swarm-net >/dev/null 2>&1 || true
   [ "$SWARM_STARTED" -eq 1 ] && docker swarm leave --force >/dev/null 2>&1 || true
   ansible-playbook playbooks/rollout.yml "${FLEETS[@]}" -e fleet=bench -e state=absent >/dev/null 2>&1 || true
+  docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$REPO/" | xargs -r docker rmi -f >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+cleanup
 
 echo "baking web 1.0.0, web 1.1.0, lb 1.0.0 (cache hits when present)" >&2
 for spec in "web 1.0.0" "web 1.1.0" "lb 1.0.0"; do
   set -- $spec
-  quiet_play playbooks/bake.yml -e image="$1" -e version="$2"
+  quiet_play playbooks/bake.yml -e image="$1" -e version="$2" -e image_repository=$REPO
 done
-OLD=$(docker image inspect -f '{{.Id}}' immutable/web:verified-1.0.0)
-NEW=$(docker image inspect -f '{{.Id}}' immutable/web:verified-1.1.0)
-LB=$(docker image inspect -f '{{.Id}}' immutable/lb:verified-1.0.0)
+OLD=$(docker image inspect -f '{{.Id}}' $REPO/web:verified-1.0.0)
+NEW=$(docker image inspect -f '{{.Id}}' $REPO/web:verified-1.1.0)
+LB=$(docker image inspect -f '{{.Id}}' $REPO/lb:verified-1.0.0)
 
 # immutable.infra: rolling, then blue_green (each from 1.0.0 to 1.1.0; the reset to 1.0.0 is not timed).
 declare -A TIME FAILED

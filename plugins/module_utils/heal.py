@@ -6,7 +6,8 @@
 The fleet *revision* is the image of the newest ``succeeded`` entry of the fleet's revision history (kept in the
 engine by the rollout). Heal reconciles the fleet with it:
 
-- an instance of that image that is not running (exited, killed, never started) is replaced;
+- an instance of that image that is not running is replaced: ``exited`` (exited, killed, dead) or ``not_running``
+  (never started, paused, restarting);
 - a running instance outside normal service (not in the load balancer, drained, staged at weight 0) is a
   leftover of an interrupted step: it is replaced;
 - a running instance in service that has failed its health check for ``unhealthy_after`` seconds is replaced
@@ -52,7 +53,7 @@ from ansible_collections.immutable.infra.plugins.module_utils.rollout import (
 )
 
 DEFAULT_UNHEALTHY_AFTER = 30
-REASONS = ('exited', 'out_of_service', 'unhealthy', 'drifted')
+REASONS = ('exited', 'not_running', 'out_of_service', 'unhealthy', 'drifted')
 
 
 # Pure parts ---------------------------------------------------------------------------------------------------
@@ -137,7 +138,7 @@ def plan_heal(instances, servers, target_id, desired, verdicts, force=None):
             if inst.state == 'exited' and inst.image_id != target_id:
                 plan['kept'].append(inst.name)
             else:
-                bad(inst, 'exited', 'state %s' % inst.state)
+                bad(inst, 'exited' if inst.state in ('exited', 'dead') else 'not_running', 'state %s' % inst.state)
             continue
         if inst.name in force:
             bad(inst, 'drifted', force[inst.name])
@@ -296,8 +297,8 @@ class Healer:
         plan = plan_heal(state.instances, state.servers, target['id'], self.spec['instances'], verdicts, force)
         return state, target, plan, since
 
-    def describe(self, state, plan, target):
-        """Warnings about what heal leaves alone, and the diff."""
+    def report(self, plan, target):
+        """Warnings about what heal leaves alone (once per run, on the plan it acts on)."""
         engine = self.engine
         if self.spec.get('version') and self.spec['version'] != target['version']:
             engine.warn('the spec of fleet %s asks for version %s, the fleet runs revision %s (%s): heal keeps %s; '
@@ -313,6 +314,9 @@ class Healer:
         for suspect in plan['suspects']:
             engine.log('%s has failed its health check for %ss (< unhealthy_after %ss): not replaced yet'
                        % (suspect['name'], suspect['failing_for'], self.unhealthy_after))
+
+    def describe(self, state, plan, target):
+        """The diff: the instances before and after."""
         before = ['fleet: %s, revision %s: %s (%s)' % (self.fleet, target['revision'], target['version'],
                                                        target['id'][:19])]
         for inst in state.instances:
@@ -353,6 +357,7 @@ class Healer:
         result = self.result(plan, target, 'planned' if plan['changed'] else 'unchanged', diff)
         result['changed'] = plan['changed']
         if not plan['changed'] or check_mode:
+            self.report(plan, target)
             return result
         operation = 'heal of %s (replace %d, create %d)' % (self.fleet, len(plan['replace']), plan['create'])
         with self.engine.locked(operation, break_lock):
@@ -363,6 +368,7 @@ class Healer:
                 state, target, plan, since = self.assess(False, break_lock, force, known=since)
             finally:
                 self.watch = watch
+            self.report(plan, target)
             result = self.result(plan, target, 'unchanged', self.describe(state, plan, target))
             if not plan['changed']:
                 result['changed'] = self.engine.lock_broken

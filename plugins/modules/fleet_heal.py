@@ -14,7 +14,7 @@ author: immutable.infra contributors (@immutable-infra)
 description:
   - Reconciles a fleet with its current revision, the image of the newest successful entry of its revision
     history (kept in the engine by M(immutable.infra.fleet_rollout)).
-  - Replaced - instances of that image that are not running (exited, killed, never started); running instances
+  - Replaced - instances of that image that are not running (exited, killed, never started, paused); running instances
     outside normal service (not in the load balancer, drained, staged at weight 0, left by an interrupted step);
     instances in service that have failed their health check for O(unhealthy_after) seconds. Missing instances
     (fewer healthy ones than the spec's C(instances)) are created. Load-balancer servers without an instance are
@@ -64,7 +64,9 @@ options:
 attributes:
   check_mode:
     support: full
-    details: Lists what would be replaced, created and deleted, and why; changes nothing and takes no lock.
+    details:
+      - Lists what would be replaced, created and deleted, and why; changes nothing and takes no lock.
+      - Judges health as a real run does, so it also watches an instance that just started failing (read-only).
   diff_mode:
     support: full
     details: The instances before and after.
@@ -106,10 +108,10 @@ revision:
   sample: {number: 4, version: 1.1.0, image_id: "sha256:9f2c..."}
 plan:
   description:
-    - What heal does - C(replace) (name, reason C(exited), C(out_of_service), C(unhealthy) or C(drifted), detail,
-      state, version, revision), C(create) (new instances), C(members) (healthy instances kept), C(suspects)
-      (failing for less than O(unhealthy_after) - name, failing_for, answer), C(kept) (stopped instances of other
-      images), C(other_image), C(stray_servers), C(surplus) and C(changed).
+    - What heal does - C(replace) (name, reason C(exited), C(not_running), C(out_of_service), C(unhealthy) or
+      C(drifted), detail, state, version, revision), C(create) (new instances), C(members) (healthy instances
+      kept), C(suspects) (failing for less than O(unhealthy_after) - name, failing_for, answer), C(kept) (stopped
+      instances of other images), C(other_image), C(stray_servers), C(surplus) and C(changed).
   returned: always
   type: dict
   sample: {replace: [{name: web-r4-1a2b3c, reason: exited, detail: state exited}], create: 1, members: [web-r4-9f8e7d, web-r4-77aa01],

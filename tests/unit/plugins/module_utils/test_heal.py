@@ -93,7 +93,7 @@ def test_a_never_started_instance_is_removed(world):
     world.kill(names(world)[0])
     world.provider.items[names(world)[0]].state = 'created'
     result = world.healer().run()
-    assert result['replaced'][0]['detail'] == 'state created'
+    assert (result['replaced'][0]['reason'], result['replaced'][0]['detail']) == ('not_running', 'state created')
     assert len(world.running()) == 3
 
 
@@ -279,7 +279,11 @@ def test_after_an_automatic_rollback_heal_uses_the_revision_that_serves(world):
 
 def test_spec_version_differing_from_the_fleet_is_a_warning(world):
     result = world.healer(spec=make_spec(version='1.1.0')).run()
-    assert any('heal keeps 1.0.0' in w for w in result['warnings'])
+    assert [w for w in result['warnings'] if 'heal keeps 1.0.0' in w]
+    world.kill(names(world)[0])
+    result = world.healer(spec=make_spec(version='1.1.0')).run()
+    assert result['outcome'] == 'healed'
+    assert len([w for w in result['warnings'] if 'heal keeps 1.0.0' in w]) == 1
 
 
 # Pure parts ----------------------------------------------------------------------------------------------------
