@@ -16,7 +16,7 @@ description:
   - Hosts connect through the engine (C(community.docker.docker)), so C(ansible -m ansible.builtin.stat) and
     similar read-only checks work. The bake roles refuse to run on these hosts (the sealed-image marker).
   - 'Groups: C(fleet_<fleet>), C(fleet_<fleet>_revision_<n>), C(fleet_<fleet>_version_<version>) (characters that are
-    not valid in group names become C(_)), plus C(immutable_fleets) holding every instance.'
+    not valid in group names become C(_)), plus C(fleet_instances) holding every instance.'
 extends_documentation_fragment:
   - constructed
 options:
@@ -85,7 +85,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         except Exception as exc:  # the SDK raises several types for engine errors
             raise AnsibleParserError('immutable.infra.fleet: cannot list containers: %s' % exc)
         wanted = set(self.get_option('fleets') or [])
-        self.inventory.add_group('immutable_fleets')
+        self.inventory.add_group('fleet_instances')
         for container in containers:
             labels = container.get('Labels') or {}
             fleet = labels.get(LABEL_FLEET)
@@ -95,7 +95,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
 
     def _add_instance(self, container, labels, fleet):
         name = container['Names'][0].lstrip('/')
-        host = self.inventory.add_host(name, group='immutable_fleets')
+        host = self.inventory.add_host(name, group='fleet_instances')
         hostvars = {
             'ansible_connection': 'community.docker.docker',
             'ansible_host': name,

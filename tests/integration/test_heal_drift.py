@@ -2,8 +2,8 @@
 """Heal, drift and the fleet inventory for real: the test fleet ``ithealweb`` (3 instances behind 127.0.0.1:18180)
 while a probe sends requests to its load balancer.
 
-Tests run in file order and share the fleet. Images are baked into the ``itest-heal`` repository (this module's
-own, so other modules' clean-ups never remove them mid-run): base, then web 1.0.0 and lb 1.0.0 side by side.
+Tests run in file order and share the fleet. Images are baked into the session's test repository (shared with
+the other test files, so they are usually cache hits): base, then web 1.0.0 and lb 1.0.0 side by side.
 The fleet is declared in tests/integration/heal_fleets (an inventory of its own). Only the tests write into an
 instance (``docker exec``, to play a human who changed a server by hand); heal and drift never do.
 """
@@ -20,12 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import BIN, ROOT, remove_repository, run_playbook
+from conftest import BIN, REPOSITORY, ROOT, run_playbook
 
 from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import process_start
 
-REPOSITORY = 'itest-heal'
 FLEET = 'ithealweb'
 LB_PORT = 18180
 INVENTORY = os.path.join(ROOT, 'tests', 'integration', 'heal_fleets', 'hosts.yml')
@@ -104,10 +103,10 @@ def bake(extra):
 
 @pytest.fixture(scope='module', autouse=True)
 def fleet(engine):
-    """Bake the images (base first, then web and lb side by side) and deploy the fleet; everything of the
-    module (fleet, images) is removed before and after."""
+    """Bake the images into the session's test repository (cache hits when another test file baked them;
+    base first, then web and lb side by side) and deploy the fleet; the fleet is removed before and after,
+    the images at the end of the session (conftest)."""
     remove_fleet(engine)
-    remove_repository(engine, REPOSITORY)
     try:
         run = bake(BASE)
         assert run.rc == 0, run.output[-3000:]
@@ -121,7 +120,6 @@ def fleet(engine):
         yield
     finally:
         remove_fleet(engine)
-        remove_repository(engine, REPOSITORY)
 
 
 # Helpers ------------------------------------------------------------------------------------------------------

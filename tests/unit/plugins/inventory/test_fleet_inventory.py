@@ -90,7 +90,7 @@ def test_running_instances_grouped_by_fleet_revision_and_version(engine, tmp_pat
     inventory = parse(tmp_path, {})
     assert api.asked == [(False, {'label': LABEL_FLEET})] and hosts == [None]
     assert sorted(inventory.hosts) == ['api-r1-dddddd', 'web-r3-aaaaaa', 'web-r3-bbbbbb']
-    assert members(inventory, 'immutable_fleets') == ['api-r1-dddddd', 'web-r3-aaaaaa', 'web-r3-bbbbbb']
+    assert members(inventory, 'fleet_instances') == ['api-r1-dddddd', 'web-r3-aaaaaa', 'web-r3-bbbbbb']
     assert members(inventory, 'fleet_web') == ['web-r3-aaaaaa', 'web-r3-bbbbbb']
     assert members(inventory, 'fleet_web_revision_3') == ['web-r3-aaaaaa', 'web-r3-bbbbbb']
     assert members(inventory, 'fleet_web_version_1_1_0') == ['web-r3-aaaaaa', 'web-r3-bbbbbb']
