@@ -5,10 +5,9 @@
 filesystem against their image outside the runtime paths. The classification is the pure ``drift.py``; this file
 reads the engine and writes the report.
 
-The filesystem changes come from the engine's own diff of a container against its image (Docker: ``GET
-/containers/<id>/changes``, what ``docker diff`` prints). It is read-only: nothing is executed in, copied into or
-copied out of an instance. The ``Provider`` interface has no ``diff`` yet, so ``instance_differ`` uses the
-provider's ``diff(instance)`` when it has one and the Docker API otherwise.
+The filesystem changes come from the provider's ``diff(instance)``, the engine's own diff of an instance against
+its image (Docker: ``GET /containers/<id>/changes``, what ``docker diff`` prints). It is read-only: nothing is
+executed in, copied into or copied out of an instance.
 """
 
 from __future__ import (absolute_import, division, print_function)
@@ -21,40 +20,7 @@ import tempfile
 from ansible_collections.immutable.infra.plugins.module_utils import drift
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError
 from ansible_collections.immutable.infra.plugins.module_utils.heal import DEFAULT_UNHEALTHY_AFTER, Healer, fleet_revision
-from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import in_parallel
-
-try:
-    from docker.errors import DockerException, NotFound
-except ImportError:  # pragma: no cover - images.docker_client() reports the missing SDK
-    DockerException = NotFound = Exception
-
-
-def docker_diff(client):
-    """``diff(instance)``: the Docker engine's filesystem changes of an instance's container against its image,
-    as ``[{'Path': str, 'Kind': 0|1|2}]`` (0 changed, 1 added, 2 deleted). Read-only."""
-
-    def diff(instance):
-        try:
-            return client.api.diff(instance.id) or []
-        except DockerException as exc:
-            if isinstance(exc, NotFound):
-                raise ProviderError('instance %s disappeared while its filesystem was compared with its image'
-                                    % instance.name)
-            raise ProviderError('cannot compare instance %s with its image: %s' % (instance.name, exc))
-    return diff
-
-
-def instance_differ(provider, client=None):
-    """The ``diff(instance)`` to use: the provider's own when it has one, else the Docker engine's."""
-    own = getattr(provider, 'diff', None)
-    if callable(own):
-        return own
-    if client is None:
-        raise FleetError('the %s provider cannot compare an instance with its image (it has no diff)'
-                         % type(provider).__name__)
-    return docker_diff(client)
-
 
 def scan(provider, fleet, diff, runtime_paths, image_name=None):
     """Drift of every running instance of ``fleet``.
@@ -146,14 +112,11 @@ def write_report(path, content, check_mode=False):
 
 
 class Drift:
-    """Drift of one fleet with a ``FleetEngine`` (its provider, and its lock and load balancer to remediate).
+    """Drift of one fleet with a ``FleetEngine`` (its provider, and its lock and load balancer to remediate)."""
 
-    ``client``: the Docker client, for the engine's diff when the provider has none.
-    """
-
-    def __init__(self, engine, client=None, unhealthy_after=DEFAULT_UNHEALTHY_AFTER):
+    def __init__(self, engine, unhealthy_after=DEFAULT_UNHEALTHY_AFTER):
         self.engine = engine
-        self.diff = instance_differ(engine.provider, client)
+        self.diff = engine.provider.diff
         self.unhealthy_after = unhealthy_after
 
     def run(self, runtime_paths, remediate=False, report_path=None, check_mode=False, break_lock=False):

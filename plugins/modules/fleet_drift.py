@@ -177,8 +177,8 @@ def run(module):
     spec = resolve_spec(p['fleet'], p['spec'], p['overrides'])
     client = docker_client(p['docker_host'])
     engine = FleetEngine(DockerProvider(client, p['repository']), p['fleet'], spec)
-    return Drift(engine, client).run(p['runtime_paths'], p['remediate'] == 'replace', p['report_path'],
-                                     module.check_mode, p['break_lock'])
+    return Drift(engine).run(p['runtime_paths'], p['remediate'] == 'replace', p['report_path'],
+                             module.check_mode, p['break_lock'])
 
 
 def finish(module, result, msg=None):

@@ -153,6 +153,11 @@ class Provider(abc.ABC):
     def remove_instance(self, instance):
         """Remove an instance for good (stopping it first if needed); a missing one is not an error."""
 
+    @abc.abstractmethod
+    def diff(self, instance):
+        """Read-only: the instance's filesystem changes against its image, ``[{'Path': str, 'Kind': int}]``
+        (Kind 0 changed, 1 added, 2 deleted)."""
+
     # Load balancer --------------------------------------------------------------------------------------
     @abc.abstractmethod
     def load_balancer(self, fleet):

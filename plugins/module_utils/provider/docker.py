@@ -218,6 +218,16 @@ class DockerProvider(Provider):
                 return
             raise ProviderError('cannot remove instance %s: %s' % (instance.name, exc))
 
+    def diff(self, instance):
+        # GET /containers/<id>/changes, what `docker diff` prints: read-only.
+        try:
+            return self.api.diff(instance.id) or []
+        except NotFound:
+            raise ProviderError('instance %s disappeared while its filesystem was compared with its image'
+                                % instance.name)
+        except (APIError, DockerException) as exc:
+            raise ProviderError('cannot compare instance %s with its image: %s' % (instance.name, exc))
+
     # Load balancer --------------------------------------------------------------------------------------
     def load_balancer(self, fleet):
         attrs = self._inspect(self.lb_name(fleet))

@@ -93,6 +93,9 @@ class FakeProvider(Provider):
         if self.items.pop(instance.name, None) is not None:
             self.calls.append(('remove', instance.name))
 
+    def diff(self, instance):
+        return []
+
     # load balancer
     def load_balancer(self, fleet):
         return self.lb

@@ -8,15 +8,13 @@ import pytest
 
 from ansible_collections.immutable.infra.plugins.module_utils import drift, drift_scan
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError
-from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
+from ansible_collections.immutable.infra.plugins.module_utils.provider import Instance, ProviderError
+from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
 
 from fleet_fakes import LB_IMAGE, target
 from heal_fakes import FakeDiff, HealWorld
 
-try:
-    from docker.errors import APIError, NotFound
-except ImportError:  # pragma: no cover
-    APIError = NotFound = None
+from docker.errors import APIError, NotFound
 
 DEFAULTS = list(drift.DEFAULT_RUNTIME_PATHS)
 
@@ -26,7 +24,7 @@ def world():
     w = HealWorld()
     w.deploy()
     w.diff = FakeDiff()
-    w.provider.diff = w.diff  # the provider interface addition drift uses when present
+    w.provider.diff = w.diff
     return w
 
 
@@ -172,7 +170,7 @@ def test_a_fleet_without_successful_revision():
         run(world)
 
 
-# The engine's diff ---------------------------------------------------------------------------------------------
+# The Docker provider's diff ----------------------------------------------------------------------------------
 class FakeAPI:
     def __init__(self, answer=None, error=None):
         self.answer = answer
@@ -191,23 +189,13 @@ class FakeClient:
         self.api = api
 
 
-@pytest.mark.skipif(NotFound is None, reason='docker SDK not installed')
-def test_docker_diff_asks_the_engine_by_container_id(world):
-    inst = world.provider.instances('web')[0]
+def test_docker_provider_diff_asks_the_engine_by_container_id():
+    inst = Instance('web-r1-aaaaaa', 'c1', 'web', 1, '1.0.0', 'sha256:v1', 8080, 'running')
     api = FakeAPI(answer=[{'Path': '/etc/x', 'Kind': 1}])
-    assert drift_scan.docker_diff(FakeClient(api))(inst) == [{'Path': '/etc/x', 'Kind': 1}]
-    assert api.asked == [inst.id]
-    assert drift_scan.docker_diff(FakeClient(FakeAPI(answer=None)))(inst) == []
+    assert DockerProvider(FakeClient(api)).diff(inst) == [{'Path': '/etc/x', 'Kind': 1}]
+    assert api.asked == ['c1']
+    assert DockerProvider(FakeClient(FakeAPI(answer=None))).diff(inst) == []
     with pytest.raises(ProviderError, match='disappeared'):
-        drift_scan.docker_diff(FakeClient(FakeAPI(error=NotFound('gone'))))(inst)
+        DockerProvider(FakeClient(FakeAPI(error=NotFound('gone')))).diff(inst)
     with pytest.raises(ProviderError, match='cannot compare instance'):
-        drift_scan.docker_diff(FakeClient(FakeAPI(error=APIError('boom'))))(inst)
-
-
-def test_instance_differ_prefers_the_provider(world):
-    assert drift_scan.instance_differ(world.provider) is world.diff
-    del world.provider.diff
-    client = FakeClient(FakeAPI(answer=[]))
-    assert drift_scan.instance_differ(world.provider, client)(world.provider.instances('web')[0]) == []
-    with pytest.raises(FleetError, match='cannot compare an instance'):
-        drift_scan.instance_differ(world.provider)
+        DockerProvider(FakeClient(FakeAPI(error=APIError('boom')))).diff(inst)
