@@ -8,6 +8,7 @@ failures, their reasons and the versions seen (from /version's JSON), in the ord
 """
 
 import argparse
+import http.client
 import json
 import os
 import sys
@@ -42,7 +43,7 @@ def probe(url, duration, max_requests, interval, timeout, stop_file=None):
                         summary['versions'].append(version)
         except urllib.error.HTTPError as exc:
             reason = 'HTTP %d' % exc.code
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             reason = type(getattr(exc, 'reason', exc)).__name__
         if reason:
             summary['failed'] += 1
