@@ -22,6 +22,7 @@ from ansible_collections.immutable.infra.plugins.module_utils.fleet import Fleet
 from ansible_collections.immutable.infra.plugins.module_utils.heal import DEFAULT_UNHEALTHY_AFTER, Healer, fleet_revision
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import in_parallel
 
+
 def scan(provider, fleet, diff, runtime_paths, image_name=None):
     """Drift of every running instance of ``fleet``.
 
