@@ -417,19 +417,7 @@ class Healer:
             return
         api = self.engine.lb_api()
         for name in names:
-            api.set_state(name, 'maint')
-            for attempt in range(25):
-                try:
-                    api.del_server(name)
-                    break
-                except HAProxyError as exc:
-                    if 'No such server' in str(exc):
-                        break
-                    if attempt == 24:
-                        raise
-                    if attempt == 5:
-                        api.shutdown_sessions(name)
-                    self.engine.sleep(0.2)
+            self.engine.delete_server(api, name)
             self.engine.log('deleted load-balancer server %s (its instance is gone)' % name)
 
     def bring_in_new(self, target, count):

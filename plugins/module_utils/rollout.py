@@ -525,7 +525,7 @@ class FleetEngine:
             existing = api.show_servers_state()
             for inst in instances:
                 if inst.name in existing:
-                    self._delete_server(api, inst.name)
+                    self.delete_server(api, inst.name)
                 if not inst.address:
                     raise StepFailed('instance %s has no address on the fleet network' % inst.name)
                 api.add_server(inst.name, inst.address[0], inst.address[1], weight, check)
@@ -555,7 +555,7 @@ class FleetEngine:
             raise
         return instances
 
-    def _delete_server(self, api, name):
+    def delete_server(self, api, name):
         """maint + del server, retried while HAProxy still holds connections to it."""
         api.set_state(name, 'maint')
         for attempt in range(25):
@@ -594,7 +594,7 @@ class FleetEngine:
                         break
                     self.sleep(0.2)
                 for name in in_lb:
-                    self._delete_server(api, name)
+                    self.delete_server(api, name)
                 self.log('out of the load balancer: %s' % ', '.join(in_lb))
         except HAProxyError as exc:
             raise StepFailed(str(exc))
@@ -658,7 +658,7 @@ class FleetEngine:
         api = self.lb_api(state.lb)
         try:
             for name in c.stray_servers:
-                self._delete_server(api, name)
+                self.delete_server(api, name)
                 self.log('deleted stray load-balancer server %s' % name)
         except HAProxyError as exc:
             raise StepFailed(str(exc))

@@ -5,10 +5,14 @@ Images are baked under the repository ``itest`` (not the user's ``immutable``), 
 that a file finds the images another one baked as cache hits, and removed at the start and end of the session.
 """
 
+import collections
+import http.client
 import json
 import os
 import subprocess
 import sys
+import threading
+import time
 
 import docker
 import pytest
@@ -50,6 +54,66 @@ class PlaybookRun:
             for task in play.get('tasks', []):
                 msgs.extend(str(h.get('msg', '')) for h in task['hosts'].values())
         return '\n'.join(msgs)
+
+
+class Probe:
+    """GET /version on a load balancer on 127.0.0.1 every ``interval`` s from a thread, at most ``max_requests`` times and
+    ``max_seconds`` long; counts failures (anything but a 200 with a JSON version) and versions seen."""
+
+    def __init__(self, port, path='/version', interval=0.02, max_requests=8000, max_seconds=180):
+        self.port = port
+        self.path = path
+        self.interval = interval
+        self.max_requests = max_requests
+        self.max_seconds = max_seconds
+        self.requests = 0
+        self.failures = 0
+        self.errors = collections.Counter()
+        self.versions = collections.Counter()
+        self.last_version = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _once(self):
+        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=5)
+        try:
+            conn.request('GET', self.path, headers={'Connection': 'close'})
+            response = conn.getresponse()
+            body = response.read()
+            if response.status != 200:
+                return None, 'HTTP %d' % response.status
+            return json.loads(body)['version'], None
+        except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
+            return None, type(exc).__name__
+        finally:
+            conn.close()
+
+    def _run(self):
+        deadline = time.monotonic() + self.max_seconds
+        while not self._stop.is_set() and self.requests < self.max_requests and time.monotonic() < deadline:
+            version, error = self._once()
+            self.requests += 1
+            if error:
+                self.failures += 1
+                self.errors[error] += 1
+            else:
+                self.versions[version] += 1
+                self.last_version = version
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        time.sleep(0.5)
+        return self
+
+    def __exit__(self, *exc):
+        time.sleep(0.5)
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def __repr__(self):
+        return 'Probe(%d requests, %d failed %s, versions %s)' % (self.requests, self.failures, dict(self.errors),
+                                                                  dict(self.versions))
 
 
 def run_playbook(playbook, extra_vars=None, check=False, timeout=900, inventory=None):

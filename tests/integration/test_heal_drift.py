@@ -8,19 +8,16 @@ The fleet is declared in tests/integration/heal_fleets (an inventory of its own)
 instance (``docker exec``, to play a human who changed a server by hand); heal and drift never do.
 """
 
-import collections
-import http.client
 import json
 import os
 import socket
 import subprocess
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import BIN, REPOSITORY, ROOT, run_playbook
+from conftest import BIN, REPOSITORY, ROOT, Probe, run_playbook
 
 from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import process_start
@@ -31,60 +28,6 @@ INVENTORY = os.path.join(ROOT, 'tests', 'integration', 'heal_fleets', 'hosts.yml
 FLEET_LABEL = 'io.immutable-infra.fleet=%s' % FLEET
 BASE = {'image': 'base', 'version': '1.0.0'}
 BAKES = [{'image': 'web', 'version': '1.0.0'}, {'image': 'lb', 'version': '1.0.0'}]
-
-
-class Probe:
-    """GET /version on the load balancer every ``interval`` s from a thread, bounded in count and time; counts
-    failures (anything but a 200 with a JSON version)."""
-
-    def __init__(self, port=LB_PORT, interval=0.02, max_requests=6000, max_seconds=120):
-        self.port = port
-        self.interval = interval
-        self.max_requests = max_requests
-        self.max_seconds = max_seconds
-        self.requests = 0
-        self.failures = 0
-        self.errors = collections.Counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _once(self):
-        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=10)
-        try:
-            conn.request('GET', '/version', headers={'Connection': 'close'})
-            response = conn.getresponse()
-            body = response.read()
-            if response.status != 200:
-                return 'HTTP %d' % response.status
-            json.loads(body)['version']  # pylint: disable=expression-not-assigned
-            return None
-        except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
-            return type(exc).__name__
-        finally:
-            conn.close()
-
-    def _run(self):
-        deadline = time.monotonic() + self.max_seconds
-        while not self._stop.is_set() and self.requests < self.max_requests and time.monotonic() < deadline:
-            error = self._once()
-            self.requests += 1
-            if error:
-                self.failures += 1
-                self.errors[error] += 1
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        time.sleep(0.5)
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep(0.5)
-        self._stop.set()
-        self._thread.join(timeout=15)
-
-    def __repr__(self):
-        return 'Probe(%d requests, %d failed %s)' % (self.requests, self.failures, dict(self.errors))
 
 
 # Set-up and clean-up ------------------------------------------------------------------------------------------
@@ -211,7 +154,7 @@ def test_heal_check_mode_lists_the_killed_instance_and_changes_nothing(engine):
 
 
 def test_killed_instance_is_replaced_without_a_failed_request(engine):
-    with Probe() as probe:
+    with Probe(LB_PORT) as probe:
         victim = running_instances(engine)[0]
         engine.containers.get(victim).kill()
         run, result = heal()
@@ -234,7 +177,7 @@ def test_an_instance_unhealthy_longer_than_the_threshold_is_replaced(engine):
     victim = running_instances(engine)[1]
     # Cut it off its network: still running, but neither HAProxy nor the controller reach it any more.
     engine.networks.get('%s-net' % FLEET).disconnect(victim)
-    with Probe() as probe:
+    with Probe(LB_PORT) as probe:
         run, result = heal(unhealthy_after=3)
     assert run.rc == 0, run.output[-3000:]
     assert probe.failures == 0 and probe.requests > 20, probe
@@ -293,7 +236,7 @@ def test_a_file_in_etc_is_drift_and_replacing_it_fails_no_request(engine, tmp_pa
     assert [r['name'] for r in planned['remediation']['plan']['replace']] == [victim]
     assert containers(engine) == before
 
-    with Probe() as probe:
+    with Probe(LB_PORT) as probe:
         run, result = drift(remediate='replace')
     assert run.rc == 0, run.output[-3000:]
     assert probe.failures == 0 and probe.requests > 20, probe

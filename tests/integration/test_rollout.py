@@ -11,19 +11,17 @@ tests/integration/fleets (an inventory of its own).
 """
 
 import base64
-import collections
 import http.client
 import json
 import os
 import signal
 import subprocess
-import threading
 import time
 
 import docker
 import pytest
 
-from conftest import BIN, REPOSITORY, ROOT, run_playbook
+from conftest import BIN, REPOSITORY, ROOT, Probe, run_playbook
 
 FLEET = 'itweb'
 LB_PORT = 18080
@@ -40,66 +38,6 @@ BAKES = [
 # The faulty images fail their image tests by design, so bake.yml tags them failed-<version>: a fleet rolls
 # them out only with require_verified=false (a deliberate fault-injection drill).
 FAULTY = {'require_verified': False}
-
-
-class Probe:
-    """GET /version on the load balancer every ``interval`` s from a thread, at most ``max_requests`` times and
-    ``max_seconds`` long; counts failures (anything but a 200 with a JSON version) and versions seen."""
-
-    def __init__(self, port=LB_PORT, path='/version', interval=0.02, max_requests=8000, max_seconds=180):
-        self.port = port
-        self.path = path
-        self.interval = interval
-        self.max_requests = max_requests
-        self.max_seconds = max_seconds
-        self.requests = 0
-        self.failures = 0
-        self.errors = collections.Counter()
-        self.versions = collections.Counter()
-        self.last_version = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _once(self):
-        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=5)
-        try:
-            conn.request('GET', self.path, headers={'Connection': 'close'})
-            response = conn.getresponse()
-            body = response.read()
-            if response.status != 200:
-                return None, 'HTTP %d' % response.status
-            return json.loads(body)['version'], None
-        except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
-            return None, type(exc).__name__
-        finally:
-            conn.close()
-
-    def _run(self):
-        deadline = time.monotonic() + self.max_seconds
-        while not self._stop.is_set() and self.requests < self.max_requests and time.monotonic() < deadline:
-            version, error = self._once()
-            self.requests += 1
-            if error:
-                self.failures += 1
-                self.errors[error] += 1
-            else:
-                self.versions[version] += 1
-                self.last_version = version
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self._thread.start()
-        time.sleep(0.5)
-        return self
-
-    def __exit__(self, *exc):
-        time.sleep(0.5)
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def __repr__(self):
-        return 'Probe(%d requests, %d failed %s, versions %s)' % (self.requests, self.failures, dict(self.errors),
-                                                                  dict(self.versions))
 
 
 def remove_fleet(engine):
@@ -246,7 +184,7 @@ def test_check_mode_shows_the_plan_and_changes_nothing(engine):
 # Strategies under load ----------------------------------------------------------------------------------
 def test_rolling_rollout_fails_no_request(engine):
     ensure('1.0.0')
-    with Probe() as probe:
+    with Probe(LB_PORT) as probe:
         run = rollout(version='1.1.0')
     assert run.rc == 0, run.output[-3000:]
     assert probe.failures == 0, probe
@@ -259,7 +197,7 @@ def test_rolling_rollout_fails_no_request(engine):
 
 def test_blue_green_rollout_fails_no_request_and_keeps_the_old_set_stopped(engine):
     ensure('1.1.0')
-    with Probe() as probe:
+    with Probe(LB_PORT) as probe:
         run = rollout(version='1.0.0', strategy='blue_green')
     assert run.rc == 0, run.output[-3000:]
     assert probe.failures == 0, probe
@@ -272,7 +210,7 @@ def test_blue_green_rollout_fails_no_request_and_keeps_the_old_set_stopped(engin
 def test_rollback_playbook_restores_the_previous_version_without_a_failed_request(engine):
     # After the blue/green test the fleet runs 1.0.0 and keeps the 1.1.0 set stopped: an instant rollback.
     kept = sorted(n for n, (role, state, v) in containers(engine).items() if state == 'exited')
-    with Probe() as probe:
+    with Probe(LB_PORT) as probe:
         run = rollout('rollback.yml')
     assert run.rc == 0, run.output[-3000:]
     assert probe.failures == 0, probe
@@ -287,7 +225,7 @@ def test_rollback_playbook_restores_the_previous_version_without_a_failed_reques
 
 def test_canary_rollout_fails_no_request(engine):
     ensure('1.1.0')
-    with Probe() as probe:
+    with Probe(LB_PORT) as probe:
         run = rollout(version='1.0.0', strategy='canary')
     assert run.rc == 0, run.output[-3000:]
     assert probe.failures == 0, probe
@@ -301,7 +239,7 @@ def test_canary_rollout_fails_no_request(engine):
 def test_failing_health_check_rolls_back_with_old_instances_intact(engine):
     ensure('1.0.0')
     old = running_instances(engine)
-    with Probe() as probe:
+    with Probe(LB_PORT) as probe:
         run = rollout(version='9.0.1', **FAULTY)
     assert run.rc != 0
     result = module_result(run)
@@ -317,7 +255,7 @@ def test_failing_health_check_rolls_back_with_old_instances_intact(engine):
 def test_canary_answering_5xx_is_rolled_back_by_the_analysis(engine):
     ensure('1.0.0')
     old = running_instances(engine)
-    with Probe() as probe:
+    with Probe(LB_PORT) as probe:
         run = rollout(version='9.0.2', strategy='canary', **FAULTY)
     assert run.rc != 0
     result = module_result(run)
@@ -391,7 +329,7 @@ def test_concurrent_rollout_fails_on_the_lock_and_changes_nothing(engine):
 
 def test_killed_controller_then_rerun_converges_without_orphans(engine):
     ensure('1.1.0')
-    with Probe() as probe:
+    with Probe(LB_PORT) as probe:
         run = start_playbook(version='1.0.0')
         try:
             # Kill once the rollout is under way: a new instance exists and the first old one is on its way out.
