@@ -161,56 +161,29 @@ remediation:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.immutable.infra.plugins.module_utils.common import engine_argument_spec
 from ansible_collections.immutable.infra.plugins.module_utils.drift import DEFAULT_RUNTIME_PATHS, DriftError
 from ansible_collections.immutable.infra.plugins.module_utils.drift_scan import Drift
-from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError, resolve_spec
-from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError
-from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError, docker_client
-from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
-from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
-from ansible_collections.immutable.infra.plugins.module_utils.rollout import FleetEngine
+from ansible_collections.immutable.infra.plugins.module_utils.fleet_module import (
+    fleet_argument_spec, fleet_engine, run_fleet_module,
+)
 
 
 def run(module):
     p = module.params
-    spec = resolve_spec(p['fleet'], p['spec'], p['overrides'])
-    client = docker_client(p['docker_host'])
-    engine = FleetEngine(DockerProvider(client, p['repository']), p['fleet'], spec)
-    return Drift(engine).run(p['runtime_paths'], p['remediate'] == 'replace', p['report_path'],
-                             module.check_mode, p['break_lock'])
-
-
-def finish(module, result, msg=None):
-    for warning in result.pop('warnings', []):
-        module.warn(warning)
-    if not module._diff:
-        result.pop('diff', None)
-    if msg:
-        module.fail_json(msg=msg, **result)
-    module.exit_json(**result)
+    return Drift(fleet_engine(p)).run(p['runtime_paths'], p['remediate'] == 'replace', p['report_path'],
+                                      module.check_mode, p['break_lock'])
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=engine_argument_spec(
-            fleet=dict(type='str', required=True),
-            spec=dict(type='dict', required=True),
-            overrides=dict(type='dict', default={}),
+        argument_spec=fleet_argument_spec(
             runtime_paths=dict(type='list', elements='str', default=list(DEFAULT_RUNTIME_PATHS)),
             report_path=dict(type='path'),
             remediate=dict(type='str', default='none', choices=['none', 'replace']),
-            break_lock=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run(module)
-    except FleetError as exc:
-        finish(module, dict(exc.result), msg=str(exc))
-    except (DriftError, ProviderError, HAProxyError, ImageStoreError) as exc:
-        module.fail_json(msg=str(exc))
-    finish(module, result)
+    run_fleet_module(module, run, errors=(DriftError,))
 
 
 if __name__ == '__main__':

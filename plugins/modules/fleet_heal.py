@@ -156,52 +156,26 @@ instances:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.immutable.infra.plugins.module_utils.common import engine_argument_spec
-from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError, resolve_spec
-from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError
+from ansible_collections.immutable.infra.plugins.module_utils.fleet_module import (
+    fleet_argument_spec, fleet_engine, run_fleet_module,
+)
 from ansible_collections.immutable.infra.plugins.module_utils.heal import Healer
-from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError, docker_client
-from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
-from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
-from ansible_collections.immutable.infra.plugins.module_utils.rollout import FleetEngine
 
 
 def run(module):
     p = module.params
-    spec = resolve_spec(p['fleet'], p['spec'], p['overrides'])
-    provider = DockerProvider(docker_client(p['docker_host']), p['repository'])
-    healer = Healer(FleetEngine(provider, p['fleet'], spec), p['unhealthy_after'])
+    healer = Healer(fleet_engine(p), p['unhealthy_after'])
     return healer.run(module.check_mode, p['break_lock'])
-
-
-def finish(module, result, msg=None):
-    for warning in result.pop('warnings', []):
-        module.warn(warning)
-    if not module._diff:
-        result.pop('diff', None)
-    if msg:
-        module.fail_json(msg=msg, **result)
-    module.exit_json(**result)
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=engine_argument_spec(
-            fleet=dict(type='str', required=True),
-            spec=dict(type='dict', required=True),
-            overrides=dict(type='dict', default={}),
+        argument_spec=fleet_argument_spec(
             unhealthy_after=dict(type='int', default=30),
-            break_lock=dict(type='bool', default=False),
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run(module)
-    except FleetError as exc:
-        finish(module, dict(exc.result), msg=str(exc))
-    except (ProviderError, HAProxyError, ImageStoreError) as exc:
-        module.fail_json(msg=str(exc))
-    finish(module, result)
+    run_fleet_module(module, run)
 
 
 if __name__ == '__main__':

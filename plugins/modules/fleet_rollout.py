@@ -158,13 +158,9 @@ history_entry:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.immutable.infra.plugins.module_utils.common import engine_argument_spec
-from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError, resolve_spec
-from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError
-from ansible_collections.immutable.infra.plugins.module_utils.images import (
-    DockerImageStore, ImageStoreError, docker_client,
-)
-from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
+from ansible_collections.immutable.infra.plugins.module_utils.fleet import resolve_spec
+from ansible_collections.immutable.infra.plugins.module_utils.fleet_module import fleet_argument_spec, run_fleet_module
+from ansible_collections.immutable.infra.plugins.module_utils.images import DockerImageStore, docker_client
 from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import (
     FleetEngine, resolve_image,
@@ -198,32 +194,14 @@ def run(module):
 
 def main():
     module = AnsibleModule(
-        argument_spec=engine_argument_spec(
-            fleet=dict(type='str', required=True),
-            spec=dict(type='dict'),
-            overrides=dict(type='dict', default={}),
+        argument_spec=fleet_argument_spec(
+            spec_required=False,
             rollback=dict(type='bool', default=False),
-            break_lock=dict(type='bool', default=False),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),
         supports_check_mode=True,
     )
-    try:
-        result = run(module)
-    except FleetError as exc:
-        result = dict(exc.result)
-        for warning in result.pop('warnings', []):
-            module.warn(warning)
-        if not module._diff:
-            result.pop('diff', None)
-        module.fail_json(msg=str(exc), **result)
-    except (ProviderError, HAProxyError, ImageStoreError) as exc:
-        module.fail_json(msg=str(exc))
-    for warning in result.pop('warnings', []):
-        module.warn(warning)
-    if not module._diff:
-        result.pop('diff', None)
-    module.exit_json(**result)
+    run_fleet_module(module, run)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,57 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, immutable.infra contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the fleet modules (fleet_rollout, fleet_heal, fleet_drift) share: options, engine, result handling."""
+
+from __future__ import (absolute_import, division, print_function)
+__metaclass__ = type
+
+from ansible_collections.immutable.infra.plugins.module_utils.common import engine_argument_spec
+from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError, resolve_spec
+from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError
+from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError, docker_client
+from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
+from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
+from ansible_collections.immutable.infra.plugins.module_utils.rollout import FleetEngine
+
+ENGINE_ERRORS = (ProviderError, HAProxyError, ImageStoreError)
+
+
+def fleet_argument_spec(spec_required=True, **extra):
+    """The engine options, the fleet options every fleet module takes, and the module's own ``extra``."""
+    return engine_argument_spec(
+        fleet=dict(type='str', required=True),
+        spec=dict(type='dict', required=spec_required),
+        overrides=dict(type='dict', default={}),
+        break_lock=dict(type='bool', default=False),
+        **extra
+    )
+
+
+def fleet_engine(params):
+    """A FleetEngine for the module's fleet on the Docker provider, with the resolved spec."""
+    spec = resolve_spec(params['fleet'], params['spec'], params['overrides'])
+    provider = DockerProvider(docker_client(params['docker_host']), params['repository'])
+    return FleetEngine(provider, params['fleet'], spec)
+
+
+def _finish(module, result, msg=None):
+    for warning in result.pop('warnings', []):
+        module.warn(warning)
+    if not module._diff:
+        result.pop('diff', None)
+    if msg:
+        module.fail_json(msg=msg, **result)
+    module.exit_json(**result)
+
+
+def run_fleet_module(module, run, errors=()):
+    """Run ``run(module)`` and exit: its result, or a failure carrying what was done before it (FleetError),
+    or a plain failure message for an engine error or one of ``errors``."""
+    try:
+        result = run(module)
+    except FleetError as exc:
+        _finish(module, dict(exc.result), msg=str(exc))
+    except ENGINE_ERRORS + tuple(errors) as exc:
+        module.fail_json(msg=str(exc))
+    _finish(module, result)
