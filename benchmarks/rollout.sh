@@ -36,7 +36,10 @@ cleanup() {
   docker service rm bench-swarm >/dev/null 2>&1 || true
   docker rm -f bench-swarm-lb >/dev/null 2>&1 || true
   docker network rm bench-swarm-net >/dev/null 2>&1 || true
-  [ "$SWARM_STARTED" -eq 1 ] && docker swarm leave --force >/dev/null 2>&1 || true
+  if [ "$SWARM_STARTED" -eq 1 ]; then
+    docker swarm leave --force >/dev/null 2>&1 || true
+    docker network rm docker_gwbridge >/dev/null 2>&1 || true
+  fi
   ansible-playbook playbooks/rollout.yml "${FLEETS[@]}" -e fleet=bench -e state=absent >/dev/null 2>&1 || true
   docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$REPO/" | xargs -r docker rmi -f >/dev/null 2>&1 || true
 }
