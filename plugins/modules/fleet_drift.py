@@ -24,22 +24,15 @@ description:
     drifted ones are drained and removed. Anything else heal would replace (exited instances...) is replaced too.
 extends_documentation_fragment:
   - immutable.infra.engine
+  - immutable.infra.fleet
   - ansible.builtin.action_common_attributes
 options:
-  fleet:
-    description: Name of the fleet (lower-case letters, digits and C(-)).
-    type: str
-    required: true
   spec:
     description:
       - The fleet spec, as declared in C(immutable_fleets.<fleet>) in the inventory. O(remediate=replace) uses its
         C(instances), C(service_port), C(health), C(drain_timeout) and C(monitor).
     type: dict
     required: true
-  overrides:
-    description: Fields that replace the spec's for this run, as for M(immutable.infra.fleet_rollout).
-    type: dict
-    default: {}
   runtime_paths:
     description:
       - Absolute paths (or shell patterns such as C(/srv/app/*.pid)) an instance may change without drifting; a
@@ -58,10 +51,6 @@ options:
     type: str
     choices: [none, replace]
     default: none
-  break_lock:
-    description: With O(remediate=replace), break the fleet's lock even when its holder may still run.
-    type: bool
-    default: false
 attributes:
   check_mode:
     support: full

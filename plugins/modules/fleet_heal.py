@@ -34,12 +34,9 @@ description:
     holder, and changes nothing. A healthy fleet is C(changed=false) and takes no lock.
 extends_documentation_fragment:
   - immutable.infra.engine
+  - immutable.infra.fleet
   - ansible.builtin.action_common_attributes
 options:
-  fleet:
-    description: Name of the fleet (lower-case letters, digits and C(-)).
-    type: str
-    required: true
   spec:
     description:
       - The fleet spec, as declared in C(immutable_fleets.<fleet>) in the inventory (C(instances), C(service_port),
@@ -47,20 +44,12 @@ options:
         the spec's C(version)).
     type: dict
     required: true
-  overrides:
-    description: Fields that replace the spec's for this run, as for M(immutable.infra.fleet_rollout).
-    type: dict
-    default: {}
   unhealthy_after:
     description:
       - Seconds an instance in service must have failed its health check before it is replaced. C(0) replaces an
         instance at its first failed check.
     type: int
     default: 30
-  break_lock:
-    description: Break the fleet's lock even when its holder may still run (for a holder on another host that died).
-    type: bool
-    default: false
 attributes:
   check_mode:
     support: full

@@ -30,37 +30,21 @@ description:
   - The revision history (number, version, image ID, strategy, start, end, outcome) is kept in the engine.
 extends_documentation_fragment:
   - immutable.infra.engine
+  - immutable.infra.fleet
   - ansible.builtin.action_common_attributes
 options:
-  fleet:
-    description: Name of the fleet (lower-case letters, digits and C(-)).
-    type: str
-    required: true
   spec:
     description:
       - The fleet spec, as declared in C(immutable_fleets.<fleet>) in the inventory. See
         C(inventory/group_vars/all/fleets.yml) and C(docs/architecture.md) for every field and its default.
       - Required with O(state=present).
     type: dict
-  overrides:
-    description:
-      - Fields that replace the spec's for this run - top-level fields by name (C(version), C(channel),
-        C(instances), C(strategy)...), fields of a group by their flat name (C(max_surge), C(max_unavailable),
-        C(keep_revisions), C(canary_weight), C(analysis_window), C(health_path), C(health_start_period)...) or a
-        whole group as a dict. Null values are ignored.
-      - A C(version) replaces a C(channel) of the spec, and the other way round.
-    type: dict
-    default: {}
   rollback:
     description:
       - Roll back to the previous successful revision of the history (the newest one whose image differs from the
         one serving), instead of the spec's version. With a C(version) override, roll back to that version.
       - Uses C(blue_green) when the previous revision's instances were kept stopped (instant), otherwise the
         fleet's strategy (C(rolling) for a canary fleet), unless C(strategy) is overridden.
-    type: bool
-    default: false
-  break_lock:
-    description: Break the fleet's lock even when its holder may still run (for a holder on another host that died).
     type: bool
     default: false
   state:
