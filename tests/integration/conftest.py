@@ -60,9 +60,10 @@ class Probe:
     """GET /version on a load balancer on 127.0.0.1 every ``interval`` s from a thread, at most ``max_requests`` times and
     ``max_seconds`` long; counts failures (anything but a 200 with a JSON version) and versions seen."""
 
-    def __init__(self, port, path='/version', interval=0.02, max_requests=8000, max_seconds=180):
+    def __init__(self, port, path='/version', interval=0.02, max_requests=8000, max_seconds=180, timeout=5):
         self.port = port
         self.path = path
+        self.timeout = timeout
         self.interval = interval
         self.max_requests = max_requests
         self.max_seconds = max_seconds
@@ -75,7 +76,7 @@ class Probe:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _once(self):
-        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=5)
+        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=self.timeout)
         try:
             conn.request('GET', self.path, headers={'Connection': 'close'})
             response = conn.getresponse()
@@ -109,7 +110,7 @@ class Probe:
     def __exit__(self, *exc):
         time.sleep(0.5)
         self._stop.set()
-        self._thread.join(timeout=10)
+        self._thread.join(timeout=self.timeout + 10)
 
     def __repr__(self):
         return 'Probe(%d requests, %d failed %s, versions %s)' % (self.requests, self.failures, dict(self.errors),

@@ -19,6 +19,10 @@ import pytest
 
 from conftest import BIN, REPOSITORY, ROOT, Probe, run_playbook
 
+# A request that HAProxy first sends to an instance cut off its network waits for the connect timeout (5 s)
+# before it is redispatched to another instance: the probe allows 10 s per request, as a user's client would.
+PROBE_TIMEOUT = 10
+
 from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import process_start
 
@@ -154,7 +158,7 @@ def test_heal_check_mode_lists_the_killed_instance_and_changes_nothing(engine):
 
 
 def test_killed_instance_is_replaced_without_a_failed_request(engine):
-    with Probe(LB_PORT) as probe:
+    with Probe(LB_PORT, timeout=PROBE_TIMEOUT) as probe:
         victim = running_instances(engine)[0]
         engine.containers.get(victim).kill()
         run, result = heal()
@@ -177,7 +181,7 @@ def test_an_instance_unhealthy_longer_than_the_threshold_is_replaced(engine):
     victim = running_instances(engine)[1]
     # Cut it off its network: still running, but neither HAProxy nor the controller reach it any more.
     engine.networks.get('%s-net' % FLEET).disconnect(victim)
-    with Probe(LB_PORT) as probe:
+    with Probe(LB_PORT, timeout=PROBE_TIMEOUT) as probe:
         run, result = heal(unhealthy_after=3)
     assert run.rc == 0, run.output[-3000:]
     assert probe.failures == 0 and probe.requests > 20, probe
@@ -236,7 +240,7 @@ def test_a_file_in_etc_is_drift_and_replacing_it_fails_no_request(engine, tmp_pa
     assert [r['name'] for r in planned['remediation']['plan']['replace']] == [victim]
     assert containers(engine) == before
 
-    with Probe(LB_PORT) as probe:
+    with Probe(LB_PORT, timeout=PROBE_TIMEOUT) as probe:
         run, result = drift(remediate='replace')
     assert run.rc == 0, run.output[-3000:]
     assert probe.failures == 0 and probe.requests > 20, probe
