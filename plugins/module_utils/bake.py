@@ -15,12 +15,11 @@ import json
 import os
 
 from ansible_collections.immutable.infra.plugins.module_utils.images import (
-    FAILED_PREFIX, LABEL_BAKE_CONTAINER, LABEL_PREFIX, VERIFIED_PREFIX, image_ref,
+    FAILED_PREFIX, LABEL_BAKE_CONTAINER, LABEL_FLEET, VERIFIED_PREFIX, image_ref,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.semver import SemVer, SemVerError, to_tag
 
 SKIPPED_PARTS = ('__pycache__', '.pytest_cache')
-LABEL_FLEET = LABEL_PREFIX + 'fleet'
 SKIPPED_SUFFIXES = ('.pyc', '.pyo', '.swp', '~')
 
 

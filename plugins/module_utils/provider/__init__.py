@@ -17,11 +17,13 @@ __metaclass__ = type
 
 import abc
 
-LABEL_PREFIX = 'io.immutable-infra.'
-LABEL_FLEET = LABEL_PREFIX + 'fleet'
+# The label namespace and the labels images and instances share are defined once, in images.py.
+from ansible_collections.immutable.infra.plugins.module_utils.images import (  # noqa: F401 (re-exported)
+    LABEL_FLEET, LABEL_PREFIX, LABEL_VERSION,
+)
+
 LABEL_ROLE = LABEL_PREFIX + 'role'
 LABEL_REVISION = LABEL_PREFIX + 'revision'
-LABEL_VERSION = LABEL_PREFIX + 'version'
 LABEL_IMAGE_ID = LABEL_PREFIX + 'image-id'
 LABEL_SERVICE_PORT = LABEL_PREFIX + 'service-port'
 LABEL_LISTEN = LABEL_PREFIX + 'listen'

@@ -29,6 +29,7 @@ import json
 import tarfile
 import uuid
 
+from ansible_collections.immutable.infra.plugins.module_utils.images import LABEL_BAKE_CONTAINER
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
     LABEL_FLEET, LABEL_IMAGE_ID, LABEL_LISTEN, LABEL_PREFIX, LABEL_REVISION, LABEL_ROLE, LABEL_SERVICE_PORT,
     LABEL_VERSION, ROLE_INSTANCE, ROLE_LB, ROLE_LOCK, Instance, LoadBalancer, LockHeld, Provider, ProviderError,
@@ -40,9 +41,8 @@ except ImportError:  # pragma: no cover - images.docker_client() reports the mis
     APIError = DockerException = ImageNotFound = NotFound = Exception
 
 LABEL_LOCK_PREFIX = LABEL_PREFIX + 'lock.'
-# A baked image inherits the label its Packer build container had (docker commit keeps container labels), and
-# the bake cleans up containers that carry it as leftovers of an interrupted build: a fleet's containers blank it.
-LABEL_BAKE_CONTAINER = LABEL_PREFIX + 'bake'
+# LABEL_BAKE_CONTAINER: a baked image may carry the label of its Packer build container, and the bake removes
+# containers that carry it as leftovers of an interrupted build, so a fleet's containers blank it.
 LABEL_RECORD = LABEL_PREFIX + 'record'
 LABEL_HISTORY_OF = LABEL_PREFIX + 'history-of'
 LABEL_HISTORY = LABEL_PREFIX + 'history'
