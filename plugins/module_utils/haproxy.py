@@ -57,7 +57,8 @@ def parse_stat_csv(text):
 def server_stats(rows, backend):
     """Per-server counters of ``backend`` from parsed ``show stat`` rows.
 
-    ``{name: {status, weight, scur, responses, errors, hrsp_5xx, eresp, rtime, check_status, addr}}``;
+    ``{name: {status, weight, scur, responses, errors, hrsp_5xx, eresp, rtime, check_status, addr, chkdown}}``
+    (``chkdown``: how many times HAProxy saw the server go from up to down);
     ``responses`` counts every HTTP response of the server, ``errors`` its 5xx plus broken responses.
     """
     servers = {}
@@ -76,6 +77,7 @@ def server_stats(rows, backend):
             'rtime': _int(row.get('rtime')),
             'check_status': row.get('check_status', ''),
             'addr': row.get('addr', ''),
+            'chkdown': _int(row.get('chkdown')),
         }
     return servers
 

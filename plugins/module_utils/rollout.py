@@ -316,6 +316,7 @@ class FleetEngine:
         self._api_lb_id = None
         self._initial_serving = set()
         self.lock_broken = False
+        self._watched = {}
 
     # Reporting ------------------------------------------------------------------------------------------
     def log(self, message):
@@ -506,6 +507,8 @@ class FleetEngine:
                                  'within %ss; last answer: %s'
                                  % (inst.name, inst.version, health['path'], health['status'], need,
                                     health['start_period'], last.get(inst.name)))
+            # The previous step's monitor window is still open while these instances come up.
+            self.check_watched()
             # Until an instance first answers right, ask again soon; then once per interval.
             started = any(streak[i.name] for i in pending)
             self.sleep(health['interval'] if started else min(health['interval'], 0.25))
@@ -576,6 +579,8 @@ class FleetEngine:
         sessions to end), maint, delete the server; then stop them (``keep``) or remove them."""
         if not instances:
             return
+        for inst in instances:
+            self._watched.pop(inst.name, None)
         api = self.lb_api()
         try:
             servers = api.show_servers_state() if api else {}
@@ -618,32 +623,77 @@ class FleetEngine:
         except (StepFailed, ProviderError, HAProxyError) as exc:
             self.warn('could not remove %s: %s' % (', '.join(i.name for i in instances), exc))
 
-    def monitor(self, instances, seconds):
-        """Watch ``instances`` for ``seconds``: each must stay up in the load balancer and running."""
+    # Monitor windows: instances a step brought in are watched for ``seconds`` from their admission. The next
+    # step does not wait for a window to close (as Swarm's update monitor), but every look at the open windows
+    # (at each step, and while the next instances are health-gated) fails the rollout when a watched instance
+    # is down in the load balancer, went down since it was admitted, or stopped running; the rollout ends only
+    # when the last window has closed.
+    def watch(self, instances, seconds):
+        """Open a monitor window of ``seconds`` for ``instances`` (already in the load balancer)."""
         if not instances:
             return
         api = self.lb_api()
-        deadline = self.clock() + seconds
-        names = [i.name for i in instances]
+        if api is None:
+            raise StepFailed('the load balancer of fleet %s is not running' % self.fleet)
         try:
-            while True:
-                servers = api.servers()
-                down = [n for n in names if not (servers.get(n) or {}).get('up')]
-                if down:
-                    raise StepFailed('monitor: %s went down in the load balancer (check: %s)' % (
-                        ', '.join(down), ', '.join(str((servers.get(n) or {}).get('check_status')) for n in down)))
-                remaining = deadline - self.clock()
-                if remaining <= 0:
-                    break
-                self.sleep(min(0.5, remaining))
+            stats = api.show_stat()
         except HAProxyError as exc:
             raise StepFailed(str(exc))
+        until = self.clock() + seconds
+        for inst in instances:
+            self._watched[inst.name] = {'until': until, 'seconds': seconds,
+                                        'chkdown': (stats.get(inst.name) or {}).get('chkdown', 0)}
+
+    def check_watched(self):
+        """One look at every open monitor window; windows whose time is up close (their instances must still
+        run). Raises StepFailed on the first failure."""
+        if not self._watched:
+            return
+        api = self.lb_api()
+        if api is None:
+            raise StepFailed('monitor: the load balancer of fleet %s is not running' % self.fleet)
+        try:
+            servers = api.servers()
+            stats = api.show_stat()
+        except HAProxyError as exc:
+            raise StepFailed(str(exc))
+        names = sorted(self._watched)
+        down = [n for n in names if not (servers.get(n) or {}).get('up')]
+        if down:
+            raise StepFailed('monitor: %s went down in the load balancer (check: %s)' % (
+                ', '.join(down), ', '.join(str((servers.get(n) or {}).get('check_status')) for n in down)))
+        flapped = [n for n in names if (stats.get(n) or {}).get('chkdown', 0) > self._watched[n]['chkdown']]
+        if flapped:
+            raise StepFailed('monitor: %s went down in the load balancer and came back during the window'
+                             % ', '.join(flapped))
+        now = self.clock()
+        closing = [n for n in names if self._watched[n]['until'] <= now]
+        if not closing:
+            return
         states = dict((i.name, i.state) for i in self.provider.instances(self.fleet))
-        stopped = [n for n in names if states.get(n) != 'running']
+        stopped = [n for n in closing if states.get(n) != 'running']
         if stopped:
             raise StepFailed('monitor: %s stopped running' % ', '.join(stopped))
-        if seconds > 0:
-            self.log('monitor %ss: %s healthy' % (seconds, ', '.join(names)))
+        by_seconds = {}
+        for name in closing:
+            by_seconds.setdefault(self._watched.pop(name)['seconds'], []).append(name)
+        for seconds, closed in sorted(by_seconds.items()):
+            if seconds > 0:
+                self.log('monitor %ss: %s healthy' % (seconds, ', '.join(closed)))
+
+    def wait_watched(self):
+        """Wait until every open monitor window has closed, looking at them twice a second."""
+        while True:
+            self.check_watched()
+            if not self._watched:
+                return
+            remaining = min(w['until'] for w in self._watched.values()) - self.clock()
+            self.sleep(min(0.5, max(remaining, 0.05)))
+
+    def monitor(self, instances, seconds):
+        """Watch ``instances`` for ``seconds`` and wait for the end of every open window."""
+        self.watch(instances, seconds)
+        self.wait_watched()
 
     def normalize(self, target):
         """Clean up what an interrupted run left, so a strategy starts from serving instances only.
@@ -690,11 +740,14 @@ class FleetEngine:
             old = c.other + c.surplus
             retire_first, create, retire_after = rolling_step(len(old), len(c.target), desired, surge, unavailable)
             if (retire_first, create, retire_after) == (0, 0, 0):
+                self.wait_watched()
                 return
+            self.check_watched()
             self.retire(old[:retire_first])
             created = self.bring_in(target, revision, create)
             self.retire(old[retire_first:retire_first + retire_after])
-            self.monitor(c.target + created, self.spec['monitor'])
+            # This step's window runs while the next step's instances are created and health-gated.
+            self.watch(created, self.spec['monitor'])
         raise StepFailed('rolling rollout did not converge')
 
     def switch(self, staged, old, keep_old):
@@ -742,7 +795,7 @@ class FleetEngine:
             self.log('canary passed (%d requests, 5xx ratio %.3f vs %.3f): promoted to full weight' % (
                 analysis['canary']['requests'], analysis['canary']['error_ratio'],
                 analysis['baseline']['error_ratio']))
-            self.monitor(c.target + canaries, self.spec['monitor'])
+            self.watch(canaries, self.spec['monitor'])
         self.run_rolling(target, revision, surge, unavailable)
 
     def analyse(self, canaries, baseline, settings):
@@ -1048,6 +1101,7 @@ class FleetEngine:
 
     def _roll_back(self, previous, target, strategy):
         """Back to ``previous`` after a failed step; returns (outcome, detail)."""
+        self._watched.clear()  # the failed rollout's monitor windows
         try:
             if previous is None:
                 leftovers = [i for i in self.provider.instances(self.fleet)

@@ -20,6 +20,9 @@ description:
     percentages), C(blue_green) (the full new set, one-step switch, the previous revision kept stopped for an
     instant rollback) and C(canary) (a share of the traffic to C(canary_instances), HAProxy stats of the canary
     compared with the baseline over C(analysis_window), then rolling).
+  - After each step its new instances are watched for C(monitor) seconds (they must stay up in the load balancer
+    and running); the next step is prepared and health-gated meanwhile, and the rollout ends when the last
+    window has closed.
   - Any failed step (health gate, load balancer, monitor window, canary analysis) rolls the fleet back to the
     revision that served before; the module then fails with C(outcome=rolled_back).
   - A per-fleet lock in the engine refuses a concurrent change and names its holder. A lock whose holder

@@ -182,7 +182,8 @@ class FakeLB:
                 server['rtime'] = self.rtime.get(self._image(name), 1)
         return {n: {'status': 'UP' if self._up(n) else 'DOWN', 'weight': s['weight'], 'scur': 0,
                     'responses': s['responses'], 'errors': s['errors'], 'rtime': s['rtime'],
-                    'check_status': 'L7OK' if self._up(n) else 'L7STS', 'addr': s['addr']}
+                    'check_status': 'L7OK' if self._up(n) else 'L7STS', 'addr': s['addr'],
+                    'chkdown': s.get('chkdown', 0)}
                 for n, s in self.servers_.items()}
 
     def servers(self):

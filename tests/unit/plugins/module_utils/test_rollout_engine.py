@@ -208,6 +208,70 @@ def test_failure_in_a_later_batch_rolls_back_what_was_replaced(world):
     assert len(restored) == 3  # re-created instances belong to the revision they restore
 
 
+def events_of(result_or_engine):
+    return [e['event'] for e in result_or_engine.events]
+
+
+def test_rolling_goes_on_while_a_monitor_window_is_open_and_ends_after_the_last(world):
+    deploy(world)
+    engine = world.engine(make_spec(monitor=10, rolling={'max_surge': 1, 'max_unavailable': 0}))
+    engine.rollout(target('sha256:v2'), LB_IMAGE)
+    events = events_of(engine)
+    created = [n for n, e in enumerate(events) if e.startswith('created instance')]
+    watched = [n for n, e in enumerate(events) if e.startswith('monitor 10s')]
+    assert len(created) == 3 and watched
+    # The second instance was created before the first one's window closed ...
+    assert created[1] < watched[0]
+    # ... and the rollout ended only when the last window had closed, 10 s after the last admission.
+    admitted = [e['t'] for e in engine.events if e['event'].startswith('into the load balancer')]
+    closed = [e['t'] for e in engine.events if e['event'].startswith('monitor 10s')]
+    assert max(closed) >= max(admitted) + 10
+    assert world.serving_versions() == ['1.1.0'] * 3
+
+
+def _fail_in_the_window(world, failure):
+    """Roll 1.0.0 -> 1.1.0 one instance at a time; ``failure(name)`` hits the first new instance while the
+    second one is being health-gated (its window is still open)."""
+    deploy(world)
+    settle(world)
+    engine = world.engine(make_spec(monitor=30, rolling={'max_surge': 1, 'max_unavailable': 0}))
+    real_gate = engine.gate
+    calls = {'n': 0}
+
+    def gate(instances):
+        calls['n'] += 1
+        if calls['n'] == 2:
+            first = [n for n, i in world.provider.items.items() if i.image_id == 'sha256:v2'
+                     and n not in [x.name for x in instances]]
+            failure(first[0])
+        return real_gate(instances)
+
+    engine.gate = gate
+    with pytest.raises(FleetError) as exc:
+        engine.rollout(target('sha256:v2'), LB_IMAGE)
+    assert exc.value.result['outcome'] == 'rolled_back'
+    assert world.serving_versions() == ['1.0.0'] * 3
+    assert world.running_versions() == ['1.0.0'] * 3
+    assert min(world.lb.capacity) >= 2  # the crashed one aside, the fleet kept serving
+    return str(exc.value)
+
+
+def test_an_instance_that_crashes_in_its_window_fails_the_next_step_and_rolls_back(world):
+    def crash(name):
+        world.provider.items[name].state = 'exited'
+
+    message = _fail_in_the_window(world, crash)
+    assert 'monitor:' in message and 'went down in the load balancer' in message
+
+
+def test_an_instance_that_went_down_and_up_in_its_window_fails_the_rollout(world):
+    def flap(name):
+        world.lb.servers_[name]['chkdown'] = world.lb.servers_[name].get('chkdown', 0) + 1
+
+    message = _fail_in_the_window(world, flap)
+    assert 'came back during the window' in message
+
+
 def test_failed_first_deploy_leaves_an_empty_fleet(world):
     with pytest.raises(FleetError) as exc:
         deploy(world, 'sha256:bad')
@@ -280,16 +344,16 @@ def test_a_killed_but_unreaped_holder_is_dead():
 def test_rerun_after_an_interrupted_rolling_rollout_finishes_it(world):
     deploy(world)
     engine = world.engine()
-    real_monitor = engine.monitor
+    real_watch = engine.watch
 
     class Killed(BaseException):
         pass
 
-    def monitor(instances, seconds):
-        real_monitor(instances, seconds)
+    def watch(instances, seconds):
+        real_watch(instances, seconds)
         raise Killed()
 
-    engine.monitor = monitor
+    engine.watch = watch
     with pytest.raises(Killed):
         engine.rollout(target('sha256:v2'), LB_IMAGE)
     # The controller died holding the lock, mid-way: one new instance serves, a second one half in.
