@@ -48,9 +48,7 @@ __metaclass__ = type
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import NORMAL_WEIGHT, FleetError
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError, parse_stat_csv
 from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
-from ansible_collections.immutable.infra.plugins.module_utils.rollout import (
-    StepFailed, holder_alive, in_parallel,
-)
+from ansible_collections.immutable.infra.plugins.module_utils.rollout import StepFailed, holder_alive
 
 DEFAULT_UNHEALTHY_AFTER = 30
 REASONS = ('exited', 'not_running', 'out_of_service', 'unhealthy', 'drifted')
@@ -382,7 +380,7 @@ class Healer:
         created = []
         try:
             self.delete_servers(plan['stray_servers'])
-            created = self.bring_in_new(target, plan['create'])
+            created = engine.bring_in(target, target['revision'], plan['create'], reuse=False)
             try:
                 engine.monitor(created, self.spec['monitor'])
             except StepFailed:
@@ -419,35 +417,6 @@ class Healer:
         for name in names:
             self.engine.delete_server(api, name)
             self.engine.log('deleted load-balancer server %s (its instance is gone)' % name)
-
-    def bring_in_new(self, target, count):
-        """``count`` NEW instances of ``target`` (never a restart of an old one): created, health-gated, added to
-        the load balancer. What was created is removed again when a step fails."""
-        if count <= 0:
-            return []
-        engine = self.engine
-        created, failures = [], []
-
-        def create(dummy):
-            try:
-                inst = engine.provider.create_instance(self.fleet, target['id'], target['version'],
-                                                       target['revision'], self.spec['service_port'])
-                created.append(inst)
-                engine.log('created instance %s (%s, revision %s)' % (inst.name, inst.version, target['revision']))
-            except ProviderError as exc:
-                failures.append(exc)
-
-        in_parallel(create, range(count))
-        if failures:
-            engine.discard(created)
-            raise StepFailed(str(failures[0]))
-        try:
-            engine.gate(created)
-            engine.admit(created)
-        except StepFailed:
-            engine.discard(created)
-            raise
-        return sorted(created, key=lambda i: i.name)
 
     def instances_now(self):
         try:

@@ -429,9 +429,10 @@ class FleetEngine:
         api.wait_ready(timeout=20, sleep=self.sleep, clock=self.clock)
         return lb
 
-    def provision(self, target, revision, count):
+    def provision(self, target, revision, count, reuse=True):
         """``count`` running instances of ``target``: stopped ones of that image are started first (kept by
-        a blue/green rollout for a fast rollback), the rest are created."""
+        a blue/green rollout for a fast rollback) unless ``reuse`` is false (a heal never restarts an old
+        instance), the rest are created."""
         if count <= 0:
             return []
         brought = []
@@ -450,19 +451,21 @@ class FleetEngine:
                 created = self.provider.create_instance(self.fleet, target['id'], target['version'], revision,
                                                         self.spec['service_port'])
                 brought.append(created)
-                self.log('created instance %s (%s)' % (created.name, created.version))
+                self.log('created instance %s (%s, revision %s)' % (created.name, created.version, revision))
             except ProviderError as exc:
                 failures.append(exc)
 
-        try:
-            reusable = [i for i in self.provider.instances(self.fleet)
-                        if i.state == 'exited' and i.image_id == target['id']
-                        and i.service_port == self.spec['service_port']]
-        except ProviderError as exc:
-            raise StepFailed(str(exc))
-        reuse = sorted(reusable, key=_age_key, reverse=True)[:count]
-        in_parallel(start, reuse)
-        in_parallel(create, range(count - len(reuse)))
+        reused = []
+        if reuse:
+            try:
+                reusable = [i for i in self.provider.instances(self.fleet)
+                            if i.state == 'exited' and i.image_id == target['id']
+                            and i.service_port == self.spec['service_port']]
+            except ProviderError as exc:
+                raise StepFailed(str(exc))
+            reused = sorted(reusable, key=_age_key, reverse=True)[:count]
+        in_parallel(start, reused)
+        in_parallel(create, range(count - len(reused)))
         if failures:
             self.discard(brought)
             raise StepFailed(str(failures[0]))
@@ -547,9 +550,9 @@ class FleetEngine:
             raise StepFailed(str(exc))
         self.log('into the load balancer at weight %d: %s' % (weight, ', '.join(i.name for i in instances)))
 
-    def bring_in(self, target, revision, count, weight=NORMAL_WEIGHT):
+    def bring_in(self, target, revision, count, weight=NORMAL_WEIGHT, reuse=True):
         """provision + gate + admit; what was brought in is removed again when a step fails."""
-        instances = self.provision(target, revision, count)
+        instances = self.provision(target, revision, count, reuse=reuse)
         try:
             self.gate(instances)
             self.admit(instances, weight)
