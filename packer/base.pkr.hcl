@@ -4,6 +4,7 @@ source "docker" "base" {
   image       = var.parent_image
   pull        = false
   commit      = true
+  volumes     = local.apt_cache_volumes
   run_command = ["-d", "-i", "-t", "--label", "io.immutable-infra.bake=${var.image_repository}/base", "--entrypoint=/bin/sh", "--", "{{.Image}}"]
   changes = [
     "LABEL org.opencontainers.image.title=base io.immutable-infra.name=base ${local.common_labels}",

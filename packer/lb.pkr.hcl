@@ -4,6 +4,7 @@ source "docker" "lb" {
   image       = var.parent_image
   pull        = false
   commit      = true
+  volumes     = local.apt_cache_volumes
   run_command = ["-d", "-i", "-t", "--label", "io.immutable-infra.bake=${var.image_repository}/lb", "--entrypoint=/bin/sh", "--", "{{.Image}}"]
   changes = [
     "LABEL org.opencontainers.image.title=lb io.immutable-infra.name=lb ${local.common_labels}",

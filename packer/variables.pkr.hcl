@@ -67,6 +67,12 @@ variable "packer_manifest" {
   description = "Path of the Packer manifest that records every build."
 }
 
+variable "apt_cache_dir" {
+  type        = string
+  default     = ""
+  description = "Host folder of a bake cache of apt's package lists and downloaded packages, mounted into the build container (never committed into the image); empty: no cache."
+}
+
 variable "ansible_python" {
   type        = string
   default     = "/usr/bin/python3"
@@ -74,6 +80,13 @@ variable "ansible_python" {
 }
 
 locals {
+  # apt's lists and downloaded packages live in a host folder shared by the bakes (a child bake does not
+  # download again what its parent just fetched); a mounted folder is not part of the committed image.
+  apt_cache_volumes = var.apt_cache_dir == "" ? {} : {
+    "${var.apt_cache_dir}/lists"    = "/var/lib/apt/lists"
+    "${var.apt_cache_dir}/archives" = "/var/cache/apt/archives"
+  }
+
   # Labels every image carries; the catalog reads them (docs/architecture.md).
   common_labels = join(" ", [
     "org.opencontainers.image.version=${var.version}",

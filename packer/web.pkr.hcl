@@ -4,6 +4,7 @@ source "docker" "web" {
   image       = var.parent_image
   pull        = false
   commit      = true
+  volumes     = local.apt_cache_volumes
   run_command = ["-d", "-i", "-t", "--label", "io.immutable-infra.bake=${var.image_repository}/web", "--entrypoint=/bin/sh", "--", "{{.Image}}"]
   changes = [
     "LABEL org.opencontainers.image.title=web io.immutable-infra.name=web ${local.common_labels}",
