@@ -25,11 +25,12 @@ probe_start() {  # probe_start URL
   PROBE=$!
   sleep 2
 }
-probe_stop() {  # -> failed/requests
+probe_stop() {  # sets PROBED=failed/requests; runs in this shell (a $(...) subshell cannot wait for the probe)
   sleep 2
   touch "$STATE/probe.stop"
   wait "$PROBE"
-  python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print('%d/%d' % (s['failed'], s['requests']))" "$STATE/probe.json"
+  PROBED=$(python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print('%d/%d' % (s['failed'], s['requests']))" \
+    "$STATE/probe.json")
 }
 
 cleanup() {
@@ -73,7 +74,8 @@ for variant in "${VARIANTS[@]}"; do
   # shellcheck disable=SC2086 # ARGS holds several words
   quiet_play playbooks/rollout.yml "${FLEETS[@]}" -e fleet=bench -e version=1.1.0 ${ARGS[$variant]}
   TIME[$variant]=$(elapsed "$start")
-  FAILED[$variant]=$(probe_stop)
+  probe_stop
+  FAILED[$variant]=$PROBED
 done
 quiet_play playbooks/rollout.yml "${FLEETS[@]}" -e fleet=bench -e state=absent
 
@@ -100,7 +102,8 @@ probe_start http://127.0.0.1:18380/version
 start=$(now)
 docker service update --quiet --image "$NEW" bench-swarm >/dev/null
 TIME[swarm]=$(elapsed "$start")
-FAILED[swarm]=$(probe_stop)
+probe_stop
+FAILED[swarm]=$PROBED
 
 echo "| rollout of 10 instances, 1.0.0 -> 1.1.0 | wall time (s) | failed / requests | time vs Swarm |"
 echo "| --- | ---: | ---: | ---: |"
