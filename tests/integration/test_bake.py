@@ -54,6 +54,16 @@ def test_manifest_inside_the_image_records_provenance(engine, web_bake):
     assert 'nginx-light' in manifest['packages'] or 'nginx' in manifest['packages']
 
 
+def test_apt_cache_serves_the_bakes_and_stays_out_of_the_image(engine, web_bake):
+    cache = os.path.join(ROOT, '.state', 'apt-cache')
+    assert glob.glob(os.path.join(cache, 'lists', '*_Packages*')), 'the bake left no package lists in %s' % cache
+    assert glob.glob(os.path.join(cache, 'archives', 'nginx*.deb')), 'nginx was not downloaded into %s' % cache
+    out = engine.containers.run('%s/web:1.0.0' % REPOSITORY, entrypoint=['find'],
+                                command=['/var/lib/apt/lists', '/var/cache/apt', '-type', 'f'], remove=True,
+                                labels={'io.immutable-infra.test': 'bake'})
+    assert out.decode().split() == []
+
+
 def test_second_bake_is_a_cache_hit(web_bake):
     started = time.monotonic()
     run = run_playbook('bake.yml', WEB)
