@@ -3,25 +3,24 @@
 #   bash benchmarks/bake.sh            (after make setup; uses its own repository 'bench', removed at the end)
 # Prints a Markdown table for the README. Goals: cache hit <= 3 s; web on a cached base well under half the cold time.
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-export PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_CONFIG="$ROOT/ansible.cfg"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 REPO=bench
 # Its own apt cache, emptied first: the cold bake downloads every list and package, as on a new machine.
 APT_CACHE="$ROOT/.state/bench-apt-cache"
 
 clean() {
-  docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$REPO/" | xargs -r docker rmi -f >/dev/null 2>&1 || true
+  remove_repository_images "$REPO"
   rm -rf "$APT_CACHE"
 }
 
 bake() {  # bake IMAGE VERSION -> seconds
   local start
-  start=$(date +%s.%N)
+  start=$(now)
   ansible-playbook playbooks/bake.yml -e image="$1" -e version="$2" -e image_repository=$REPO \
     -e bake_apt_cache_dir="$APT_CACHE" >"$ROOT/.state/bench-bake.log" 2>&1 \
     || { tail -n 30 "$ROOT/.state/bench-bake.log" >&2; exit 1; }
-  python3 -c "import sys; print('%.2f' % (float(sys.argv[1]) - float(sys.argv[2])))" "$(date +%s.%N)" "$start"
+  elapsed "$start"
 }
 
 clean

@@ -6,9 +6,8 @@
 #   bash benchmarks/rollout.sh     (after make setup; bakes web 1.0.0/1.1.0 and lb 1.0.0 into its own repository 'bench')
 # Prints a Markdown table for the README. Goal: 0 failed requests, and faster than Swarm.
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-export PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_CONFIG="$ROOT/ansible.cfg"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 STATE="$ROOT/.state/bench-rollout"
 mkdir -p "$STATE"
 REPO=bench
@@ -16,8 +15,6 @@ FLEETS=(-e @benchmarks/fleets.yml -e image_repository=$REPO)
 SWARM_STARTED=0
 
 quiet_play() { ansible-playbook "$@" >"$STATE/play.log" 2>&1 || { tail -n 40 "$STATE/play.log" >&2; exit 1; }; }
-now() { date +%s.%N; }
-elapsed() { python3 -c "import sys; print('%.1f' % (float(sys.argv[1]) - float(sys.argv[2])))" "$(now)" "$1"; }
 
 probe_start() {  # probe_start URL
   rm -f "$STATE/probe.stop" "$STATE/probe.json"
@@ -43,7 +40,7 @@ cleanup() {
     docker network rm docker_gwbridge >/dev/null 2>&1 || true
   fi
   ansible-playbook playbooks/rollout.yml "${FLEETS[@]}" -e fleet=bench -e state=absent >/dev/null 2>&1 || true
-  docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$REPO/" | xargs -r docker rmi -f >/dev/null 2>&1 || true
+  remove_repository_images "$REPO"
 }
 trap cleanup EXIT
 cleanup

@@ -6,9 +6,8 @@
 # its versions cannot be rebaked with other content (a version is never reused), so the demo resets its own
 # fleet and images first.
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
-export PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_CONFIG="$ROOT/ansible.cfg"
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 STATE="$ROOT/.state/demo"
 mkdir -p "$STATE"
 REPO=demo
@@ -17,7 +16,7 @@ play() { echo "+ ansible-playbook $* -e image_repository=$REPO"; ansible-playboo
 reset_demo() {
   echo "==> the collection changed since the last demo: removing the demo fleet and the $REPO/* images"
   ansible-playbook playbooks/rollout.yml -e fleet=web -e state=absent -e image_repository=$REPO >/dev/null
-  docker images --format '{{.Repository}}:{{.Tag}}' | grep "^$REPO/" | xargs -r docker rmi -f >/dev/null
+  remove_repository_images "$REPO"
 }
 
 bake_all() {
