@@ -5,63 +5,20 @@
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
-import contextlib
 import json
 
 import pytest
 
-from ansible.module_utils import basic
-
 from ansible_collections.immutable.infra.plugins.modules import secret_scan
 
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core before 2.19
-    from ansible.module_utils.common.text.converters import to_bytes
+import module_harness
 
-    @contextlib.contextmanager
-    def patch_module_args(args=None):
-        saved = basic._ANSIBLE_ARGS
-        basic._ANSIBLE_ARGS = to_bytes(json.dumps({'ANSIBLE_MODULE_ARGS': args or {}}))
-        try:
-            yield
-        finally:
-            basic._ANSIBLE_ARGS = saved
 
 PEM = '-----BEGIN %sPRIVATE KEY-----'
 
 
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def module_exits(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise ExitJson(kwargs)
-
-    def fail_json(self, msg, **kwargs):
-        kwargs['msg'] = msg
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', fail_json)
-
-
 def run_module(args):
-    """Run secret_scan's main() with ``args``; return ('exit' or 'fail', the result)."""
-    with patch_module_args(args):
-        try:
-            secret_scan.main()
-        except ExitJson as exc:
-            return 'exit', exc.args[0]
-        except FailJson as exc:
-            return 'fail', exc.args[0]
-    raise AssertionError('main() returned without exit_json or fail_json')
+    return module_harness.run_module(secret_scan, args)
 
 
 @pytest.fixture
