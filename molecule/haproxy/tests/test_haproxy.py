@@ -66,23 +66,6 @@ except urllib.error.HTTPError as err:
 print(json.dumps({"status": status, "body": body.decode()}))
 """
 
-# Prints [[command line, real uid], ...] for every process of the instance (the image has no ps).
-PROCESSES = r"""
-import json, os
-procs = []
-for pid in filter(str.isdigit, os.listdir("/proc")):
-    try:
-        with open("/proc/%s/cmdline" % pid, "rb") as f:
-            cmdline = f.read().replace(b"\0", b" ").decode().strip()
-        with open("/proc/%s/status" % pid) as f:
-            uid = next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
-    except OSError:
-        continue
-    procs.append([cmdline, uid])
-print(json.dumps(procs))
-"""
-
-
 def cli(host, *commands, target=SOCKET):
     """Runs runtime API commands inside the instance; returns their answers."""
     return json.loads(host.check_output("python3 -c %s %s" + " %s" * len(commands), CLI, target, *commands))
@@ -209,7 +192,7 @@ def test_stats_page_serves_html_and_csv(haproxy):
     assert "%s,BACKEND," % BACKEND in csv["body"]
 
 
-def test_master_runs_as_root_and_worker_as_haproxy(haproxy):
-    processes = json.loads(haproxy.check_output("python3 -c %s", PROCESSES))
+def test_master_runs_as_root_and_worker_as_haproxy(haproxy, processes_of):
+    processes = processes_of(haproxy)
     uids = sorted(uid for cmdline, uid in processes if cmdline.startswith("haproxy -W -db"))
     assert uids == [0, haproxy.user("haproxy").uid]

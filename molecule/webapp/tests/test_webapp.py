@@ -36,23 +36,6 @@ for path in paths:
 print(json.dumps(answers))
 """
 
-# Prints [[command line, real uid], ...] for every process of the instance (the image has no ps).
-PROCESSES = r"""
-import json, os
-procs = []
-for pid in filter(str.isdigit, os.listdir("/proc")):
-    try:
-        with open("/proc/%s/cmdline" % pid, "rb") as f:
-            cmdline = f.read().replace(b"\0", b" ").decode().strip()
-        with open("/proc/%s/status" % pid) as f:
-            uid = next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
-    except OSError:
-        continue
-    procs.append([cmdline, uid])
-print(json.dumps(procs))
-"""
-
-
 @pytest.fixture(scope="module")
 def bake(host):
     """The scenario's inventory variables: the bake's extra vars and this instance's role variables."""
@@ -117,8 +100,8 @@ def test_page_shows_image_name_and_version(served, bake):
     assert served["/no-such-page"]["status"] == 404
 
 
-def test_master_runs_as_root_and_workers_as_the_worker_user(host, served, bake):
-    processes = json.loads(host.check_output("python3 -c %s", PROCESSES))
+def test_master_runs_as_root_and_workers_as_the_worker_user(host, served, bake, processes_of):
+    processes = processes_of(host)
     masters = [uid for cmdline, uid in processes if cmdline.startswith("nginx: master process")]
     workers = [uid for cmdline, uid in processes if cmdline.startswith("nginx: worker process")]
     assert masters == [0]
