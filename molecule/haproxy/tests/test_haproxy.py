@@ -66,6 +66,7 @@ except urllib.error.HTTPError as err:
 print(json.dumps({"status": status, "body": body.decode()}))
 """
 
+
 def cli(host, *commands, target=SOCKET):
     """Runs runtime API commands inside the instance; returns their answers."""
     return json.loads(host.check_output("python3 -c %s %s" + " %s" * len(commands), CLI, target, *commands))

@@ -36,6 +36,7 @@ for path in paths:
 print(json.dumps(answers))
 """
 
+
 @pytest.fixture(scope="module")
 def bake(host):
     """The scenario's inventory variables: the bake's extra vars and this instance's role variables."""
