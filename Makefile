@@ -50,7 +50,7 @@ unit:
 	pytest tests/unit
 
 molecule:
-	@echo "==> Molecule scenarios: $(notdir $(wildcard molecule/*))"
+	@echo "==> Molecule scenarios: $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))"
 	molecule test --all
 
 integration:
