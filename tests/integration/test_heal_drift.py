@@ -19,9 +19,9 @@ import pytest
 
 from conftest import BIN, REPOSITORY, ROOT, Probe, run_playbook
 
-# A request that HAProxy first sends to an instance cut off its network waits for the connect timeout (5 s)
-# before it is redispatched to another instance: the probe allows 10 s per request, as a user's client would.
-PROBE_TIMEOUT = 10
+# A request that HAProxy first sends to an instance cut off its network waits for the connect timeout (1 s,
+# haproxy_timeout_connect) before it is redispatched to another instance: the probe allows 5 s per request.
+PROBE_TIMEOUT = 5
 
 from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import process_start
