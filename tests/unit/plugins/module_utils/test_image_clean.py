@@ -20,6 +20,8 @@ from ansible_collections.immutable.infra.plugins.module_utils.image_clean import
     read_mount_points,
 )
 
+from fs_snapshot import snapshot
+
 PASSWD = (
     'root:x:0:0:root:/root:/bin/bash\n'
     'daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n'
@@ -53,24 +55,6 @@ def at(root, path):
 
 def entries(root, path):
     return sorted(os.listdir(at(root, path)))
-
-
-def snapshot(root):
-    """Everything under ``root``: type, mode, size, modification time and content of each path."""
-    found = {}
-    for top, dirs, files in os.walk(str(root)):
-        for name in dirs + files:
-            path = os.path.join(top, name)
-            info = os.lstat(path)
-            content = None
-            if stat.S_ISREG(info.st_mode):
-                with open(path, 'rb') as handle:
-                    content = handle.read()
-            elif stat.S_ISLNK(info.st_mode):
-                content = os.readlink(path)
-            found[path] = (stat.S_IFMT(info.st_mode), stat.S_IMODE(info.st_mode), info.st_size, info.st_mtime_ns,
-                           content)
-    return found
 
 
 OWNER = (os.getuid(), os.getgid())

@@ -20,6 +20,8 @@ from ansible_collections.immutable.infra.plugins.module_utils.image_files import
     put,
 )
 
+from fs_snapshot import snapshot
+
 # The running user's IDs: the tests run unprivileged too, and only root may give a path to someone else.
 UID = os.getuid()
 GID = os.getgid()
@@ -48,23 +50,6 @@ def read(path):
 
 def mode_of(path):
     return stat.S_IMODE(os.stat(path).st_mode)
-
-
-def snapshot(root):
-    """Everything under ``root``: type, mode, owner, inode, modification time and content of each path."""
-    found = {}
-    for top, dirs, files in os.walk(str(root)):
-        for name in dirs + files:
-            path = os.path.join(top, name)
-            info = os.lstat(path)
-            content = None
-            if stat.S_ISREG(info.st_mode):
-                content = read(path)
-            elif stat.S_ISLNK(info.st_mode):
-                content = os.readlink(path)
-            found[path] = (stat.S_IFMT(info.st_mode), stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid,
-                           info.st_ino, info.st_mtime_ns, content)
-    return found
 
 
 def folder(path, mode='0755', owner=UID, group=GID):

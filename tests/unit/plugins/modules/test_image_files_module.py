@@ -15,6 +15,7 @@ import yaml
 from ansible_collections.immutable.infra.plugins.modules import image_files
 
 import module_harness
+from fs_snapshot import snapshot
 
 
 UID = os.getuid()
@@ -31,17 +32,6 @@ def run_module(args):
 def read(path):
     with open(path) as handle:
         return handle.read()
-
-
-def tree(root):
-    """Every path under ``root`` with its mode and content."""
-    found = {}
-    for top, dirs, files in os.walk(str(root)):
-        for name in dirs + files:
-            path = os.path.join(top, name)
-            info = os.lstat(path)
-            found[path] = (stat.S_IMODE(info.st_mode), read(path) if stat.S_ISREG(info.st_mode) else None)
-    return found
 
 
 @pytest.fixture
@@ -84,7 +74,7 @@ def test_puts_everything_into_place_in_one_run(root):
 
 def test_a_second_run_is_not_changed(root):
     run_module(arguments(root))
-    before = tree(root)
+    before = snapshot(root)
 
     outcome, result = run_module(dict(arguments(root), _ansible_diff=True))
 
@@ -92,18 +82,18 @@ def test_a_second_run_is_not_changed(root):
     assert result['changed'] is False
     assert result['changed_paths'] == []
     assert 'diff' not in result
-    assert tree(root) == before
+    assert snapshot(root) == before
 
 
 def test_check_mode_reports_and_changes_nothing(root):
-    before = tree(root)
+    before = snapshot(root)
 
     outcome, result = run_module(dict(arguments(root), _ansible_check_mode=True))
 
     assert outcome == 'exit'
     assert result['changed'] is True
     assert str(root / 'etc' / 'app.conf') in result['changed_paths']
-    assert tree(root) == before
+    assert snapshot(root) == before
 
 
 def test_check_mode_after_a_run_is_not_changed(root):
@@ -143,7 +133,7 @@ def test_a_failed_validation_fails_and_leaves_the_old_file(root):
 
 def test_an_unquoted_mode_from_yaml_is_refused_before_anything_changes(root):
     args = arguments(root, mode=yaml.safe_load('mode: 0644')['mode'])
-    before = tree(root)
+    before = snapshot(root)
 
     outcome, result = run_module(args)
 
@@ -154,19 +144,19 @@ def test_an_unquoted_mode_from_yaml_is_refused_before_anything_changes(root):
         % (root / 'srv' / 'www' / 'index.html'))
     assert result['changed'] is False
     assert result['changed_paths'] == []
-    assert tree(root) == before
+    assert snapshot(root) == before
 
 
 def test_a_relative_path_is_refused(root):
     args = arguments(root)
     args['absent'] = ['etc/default-site']
-    before = tree(root)
+    before = snapshot(root)
 
     outcome, result = run_module(args)
 
     assert outcome == 'fail'
     assert result['msg'].startswith("absent[0] (etc/default-site): 'etc/default-site' is not an absolute path")
-    assert tree(root) == before
+    assert snapshot(root) == before
 
 
 @pytest.mark.parametrize('item, message', [
