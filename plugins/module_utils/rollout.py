@@ -656,8 +656,7 @@ class FleetEngine:
         if api is None:
             raise StepFailed('monitor: the load balancer of fleet %s is not running' % self.fleet)
         try:
-            servers = api.servers()
-            stats = api.show_stat()
+            servers = api.servers()  # show servers state merged with show stat's counters, chkdown included
         except HAProxyError as exc:
             raise StepFailed(str(exc))
         names = sorted(self._watched)
@@ -665,7 +664,7 @@ class FleetEngine:
         if down:
             raise StepFailed('monitor: %s went down in the load balancer (check: %s)' % (
                 ', '.join(down), ', '.join(str((servers.get(n) or {}).get('check_status')) for n in down)))
-        flapped = [n for n in names if (stats.get(n) or {}).get('chkdown', 0) > self._watched[n]['chkdown']]
+        flapped = [n for n in names if (servers.get(n) or {}).get('chkdown', 0) > self._watched[n]['chkdown']]
         if flapped:
             raise StepFailed('monitor: %s went down in the load balancer and came back during the window'
                              % ', '.join(flapped))
