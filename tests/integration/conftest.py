@@ -19,7 +19,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
-REPOSITORY = 'itest'
+# Several developers (or helpers) on one engine: each run may take its own repository.
+REPOSITORY = os.environ.get('IMMUTABLE_ITEST_REPOSITORY', 'itest')
 
 
 class PlaybookRun:
