@@ -642,9 +642,10 @@ class FleetEngine:
             stats = api.show_stat()
         except HAProxyError as exc:
             raise StepFailed(str(exc))
-        until = self.clock() + seconds
+        now = self.clock()
         for inst in instances:
-            self._watched[inst.name] = {'until': until, 'seconds': seconds,
+            self._watched[inst.name] = {'until': now + seconds, 'seconds': seconds, 'since': now,
+                                        'endpoint': inst.endpoint, 'next_check': now,
                                         'chkdown': (stats.get(inst.name) or {}).get('chkdown', 0)}
 
     def check_watched(self):
@@ -670,6 +671,11 @@ class FleetEngine:
                              % ', '.join(flapped))
         now = self.clock()
         closing = [n for n in names if self._watched[n]['until'] <= now]
+        # HAProxy needs `fall` failed checks in a row to mark a server down, which can take longer than the
+        # window: the controller asks every watched instance itself, once per health interval and once more
+        # as its window closes, so a failure that starts anywhere inside the window is seen.
+        self._check_watched_health([n for n in names if n in closing or self._watched[n]['next_check'] <= now],
+                                   now)
         if not closing:
             return
         states = dict((i.name, i.state) for i in self.provider.instances(self.fleet))
@@ -682,6 +688,20 @@ class FleetEngine:
         for seconds, closed in sorted(by_seconds.items()):
             if seconds > 0:
                 self.log('monitor %ss: %s healthy' % (seconds, ', '.join(closed)))
+
+    def _check_watched_health(self, names, now):
+        health = self.spec['health']
+        for name in names:
+            window = self._watched[name]
+            window['next_check'] = now + health['interval']
+            if not window['endpoint']:
+                raise StepFailed('monitor: instance %s has no published service port' % name)
+            status, error = self.http(window['endpoint'][0], window['endpoint'][1], health['path'],
+                                      health['timeout'])
+            if status != health['status']:
+                raise StepFailed('monitor: %s answered GET %s with %s (expected %d) %.1fs after it joined the load '
+                                 'balancer' % (name, health['path'], status if status is not None else error,
+                                               health['status'], now - window['since']))
 
     def wait_watched(self):
         """Wait until every open monitor window has closed, looking at them twice a second."""

@@ -241,6 +241,9 @@ class World:
         self.health_by_image = {'sha256:bad': 503}
         self.lb = FakeLB(self.provider, self.status_of_image)
         self.provider_lb_api = self.lb
+        # name -> (clock time, status): from that time on the instance answers the controller's check with
+        # status, while the load balancer's own checks have not seen it fail yet (HAProxy needs `fall` of them).
+        self.answers_after = {}
 
     def status_of_image(self, image_id):
         return self.health_by_image.get(image_id, 200)
@@ -248,6 +251,9 @@ class World:
     def http(self, host, port, path, timeout):
         for inst in self.provider.items.values():
             if inst.endpoint == (host, port) and inst.state == 'running':
+                since, status = self.answers_after.get(inst.name, (None, None))
+                if since is not None and self.clock.now >= since:
+                    return status, None
                 return self.status_of_image(inst.image_id), None
         return None, 'ConnectionRefusedError: refused'
 
