@@ -8,8 +8,8 @@ source "docker" "lb" {
   run_command = ["-d", "-i", "-t", "--label", "io.immutable-infra.bake=${var.image_repository}/lb", "--entrypoint=/bin/sh", "--", "{{.Image}}"]
   changes = [
     "LABEL org.opencontainers.image.title=lb io.immutable-infra.name=lb ${local.common_labels}",
-    "ENTRYPOINT [\"/usr/sbin/haproxy\"]",
-    "CMD [\"-W\", \"-db\", \"-f\", \"/etc/haproxy/haproxy.cfg\"]",
+    "ENTRYPOINT [\"/usr/local/sbin/immutable-lb-start\"]",
+    "CMD []",
     "EXPOSE 8080/tcp 8404/tcp 9999/tcp",
   ]
 }

@@ -119,6 +119,22 @@ def parse_servers_state(text):
     return servers
 
 
+def check_settings(check):
+    """HAProxy's server keywords for health checks ``check`` = dict(inter (seconds), rise, fall)."""
+    return 'check inter %dms rise %d fall %d' % (int(check['inter'] * 1000), int(check['rise']), int(check['fall']))
+
+
+def seed_servers(servers):
+    """The lb image's ``IMMUTABLE_LB_SERVERS``: ``NAME ADDRESS:PORT WEIGHT`` entries separated by ``;``, from
+    ``servers`` = ``[{name, address, port, weight}]``; names are checked as for the runtime API."""
+    entries = []
+    for server in servers:
+        if not SERVER_NAME_RE.match(server['name'] or ''):
+            raise HAProxyError('%r is not a valid HAProxy server name' % (server['name'],))
+        entries.append('%s %s:%d %d' % (server['name'], server['address'], int(server['port']), int(server['weight'])))
+    return ';'.join(entries)
+
+
 class RuntimeAPI:
     """HAProxy's runtime API at ``host``:``port`` for one ``backend``."""
 
@@ -205,8 +221,7 @@ class RuntimeAPI:
         enables HAProxy's own health checks of it, using the backend's check settings."""
         command = 'add server %s %s:%d weight %d' % (self._name(name), address, int(port), int(weight))
         if check:
-            command += ' check inter %dms rise %d fall %d' % (
-                int(check['inter'] * 1000), int(check['rise']), int(check['fall']))
+            command += ' ' + check_settings(check)
         answer = self.execute(command)
         if 'New server registered' not in answer:
             raise HAProxyError('HAProxy refused to add server %s (%s:%s): %s' % (name, address, port, answer.strip()))

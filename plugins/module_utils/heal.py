@@ -48,7 +48,7 @@ __metaclass__ = type
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import NORMAL_WEIGHT, FleetError
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError, parse_stat_csv
 from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
-from ansible_collections.immutable.infra.plugins.module_utils.rollout import StepFailed, holder_alive
+from ansible_collections.immutable.infra.plugins.module_utils.rollout import StepFailed, holder_alive, in_parallel
 
 DEFAULT_UNHEALTHY_AFTER = 30
 REASONS = ('exited', 'not_running', 'out_of_service', 'unhealthy', 'drifted')
@@ -111,21 +111,27 @@ def in_service(server):
     return None
 
 
-def plan_heal(instances, servers, target_id, desired, verdicts, force=None):
+def plan_heal(instances, servers, target_id, desired, verdicts, force=None, lb=None):
     """What heal does to a fleet (pure function).
 
     ``instances``: every instance of the fleet; ``servers``: the load balancer's servers by name; ``target_id``:
     the fleet revision's image; ``desired``: the spec's instance count; ``verdicts``: ``{name: {'verdict':
     'healthy'|'suspect'|'unhealthy', 'failing_for', 'answer'}}`` for running instances in service (missing means
-    healthy); ``force``: ``{name: detail}`` of running instances to replace anyway (drift).
+    healthy); ``force``: ``{name: detail}`` of running instances to replace anyway (drift); ``lb``: ``None``
+    when the load balancer runs, else why a new one is needed (it is missing, exited...).
 
-    Returns ``{replace: [{name, reason, detail, state, version, revision}], create, members, suspects, kept,
-    other_image, stray_servers, surplus, changed}``.
+    A running instance of the revision's image that is not in the load balancer but answers its health check
+    (``verdicts`` says ``healthy``) is put back (``readmit``), up to ``desired`` members: the load balancer lost
+    it (restarted, or replaced), the instance did nothing wrong. With ``lb`` set, there are no servers at all:
+    the new load balancer starts with the members in it.
+
+    Returns ``{lb, replace: [{name, reason, detail, state, version, revision}], readmit, create, members,
+    suspects, kept, other_image, stray_servers, surplus, changed}``.
     """
     force = force or {}
-    servers = servers or {}
-    plan = {'replace': [], 'create': 0, 'members': [], 'suspects': [], 'kept': [], 'other_image': [],
-            'stray_servers': [], 'surplus': 0, 'changed': False}
+    servers = {} if lb else (servers or {})
+    plan = {'lb': lb, 'replace': [], 'readmit': [], 'create': 0, 'members': [], 'suspects': [], 'kept': [],
+            'other_image': [], 'stray_servers': [], 'surplus': 0, 'changed': False}
 
     def bad(inst, reason, detail):
         plan['replace'].append({'name': inst.name, 'reason': reason, 'detail': detail, 'state': inst.state,
@@ -142,10 +148,16 @@ def plan_heal(instances, servers, target_id, desired, verdicts, force=None):
             bad(inst, 'drifted', force[inst.name])
             continue
         why = in_service(servers.get(inst.name))
-        if why:
-            bad(inst, 'out_of_service', why)
-            continue
         verdict = verdicts.get(inst.name) or {'verdict': 'healthy'}
+        if why and inst.name not in servers and inst.image_id == target_id and verdict['verdict'] == 'healthy' \
+                and len(plan['members']) < desired:
+            plan['members'].append(inst.name)
+            plan['readmit'].append(inst.name)
+            continue
+        if why:
+            bad(inst, 'out_of_service', why if verdict['verdict'] == 'healthy' else '%s, failing its health check '
+                '(last answer: %s)' % (why, verdict.get('answer')))
+            continue
         if verdict['verdict'] == 'unhealthy':
             bad(inst, 'unhealthy', 'failing its health check for %ss (last answer: %s)'
                 % (verdict.get('failing_for'), verdict.get('answer')))
@@ -161,7 +173,7 @@ def plan_heal(instances, servers, target_id, desired, verdicts, force=None):
     plan['stray_servers'] = sorted(n for n in servers if n not in running and n not in replaced)
     plan['create'] = max(0, desired - len(plan['members']))
     plan['surplus'] = max(0, len(plan['members']) - desired)
-    plan['changed'] = bool(plan['replace'] or plan['create'] or plan['stray_servers'])
+    plan['changed'] = bool(lb or plan['replace'] or plan['readmit'] or plan['create'] or plan['stray_servers'])
     return plan
 
 
@@ -171,10 +183,11 @@ class Healer:
 
     ``unhealthy_after``: seconds an instance must have failed its health check before it is replaced; ``watch``:
     watch failing instances within this run (bounded by ``unhealthy_after``), or judge on the load balancer's
-    record alone.
+    record alone; ``lb_image``: the load balancer image (``rollout.resolve_image``, or a function returning it)
+    a missing or dead load balancer is replaced with (default: the image of the dead one).
     """
 
-    def __init__(self, engine, unhealthy_after=DEFAULT_UNHEALTHY_AFTER, watch=True):
+    def __init__(self, engine, unhealthy_after=DEFAULT_UNHEALTHY_AFTER, watch=True, lb_image=None):
         if unhealthy_after is None or unhealthy_after < 0:
             raise FleetError('unhealthy_after is %r, expected a number of seconds >= 0' % (unhealthy_after,))
         self.engine = engine
@@ -182,6 +195,7 @@ class Healer:
         self.fleet = engine.fleet
         self.unhealthy_after = unhealthy_after
         self.watch = watch
+        self.lb_image = lb_image
         self.recovered = []
 
     # Health ---------------------------------------------------------------------------------------------------
@@ -204,7 +218,7 @@ class Healer:
             self.engine.warn('cannot read how long servers have been down from the load balancer: %s' % exc)
             return {}
 
-    def judge(self, state, known=None):
+    def judge(self, state, target_id, known=None):
         """Verdicts for the running instances in normal service (see the module docstring).
 
         ``known``: ``{name: since}`` (clock time an instance was already known to fail since, from an earlier
@@ -215,8 +229,14 @@ class Healer:
         servers = state.servers
         candidates = [i for i in state.running if in_service(servers.get(i.name)) is None]
         down_for = self.lb_down_for() if candidates else {}
-        now = clock()
         verdicts, since, answers = {}, {}, {}
+        # Running instances of the revision the load balancer lost (restarted, dead): its record says nothing
+        # about them, the controller's check alone decides whether they go back in or are replaced.
+        outside = [i for i in state.running if i.name not in servers and i.image_id == target_id]
+        for inst, (ok, answer) in zip(outside, in_parallel(self.check, outside)):
+            verdicts[inst.name] = {'verdict': 'healthy'} if ok else {'verdict': 'unhealthy', 'failing_for': 0,
+                                                                      'answer': answer}
+        now = clock()
         for inst in candidates:
             ok, answer = self.check(inst)
             lb_up = bool(servers[inst.name].get('up'))
@@ -285,15 +305,28 @@ class Healer:
                              'was changed.' % (self.fleet, unfinished.get('number'), unfinished.get('version'),
                                                unfinished.get('started'), self.fleet, unfinished.get('version'),
                                                self.fleet))
-        if state.lb is None or not state.lb.running:
-            raise FleetError('the load balancer of fleet %s is %s: heal replaces instances behind a running load '
-                             'balancer only. Rerun the rollout (playbooks/rollout.yml -e fleet=%s), which creates it '
-                             'again. Nothing was changed.'
-                             % (self.fleet, state.lb.state if state.lb else 'missing', self.fleet))
         target = fleet_revision(self.fleet, state.history, state.instances, self.spec['image'])
-        verdicts, since = self.judge(state, known or {})
-        plan = plan_heal(state.instances, state.servers, target['id'], self.spec['instances'], verdicts, force)
+        lb = None
+        if state.lb is None or not state.lb.running:
+            lb = 'the load balancer is %s' % (state.lb.state if state.lb else 'missing')
+            state.servers = {}
+        verdicts, since = self.judge(state, target['id'], known or {})
+        plan = plan_heal(state.instances, state.servers, target['id'], self.spec['instances'], verdicts, force, lb)
         return state, target, plan, since
+
+    def replacement_lb_image(self, state):
+        """The image a new load balancer is created from: ``lb_image`` (a dict, or a function that resolves it
+        only when needed), else the dead one's own."""
+        if callable(self.lb_image):
+            return self.lb_image()
+        if self.lb_image:
+            return self.lb_image
+        if state.lb is not None and state.lb.image_id:
+            return {'image': 'lb', 'version': state.lb.version, 'id': state.lb.image_id, 'ref': state.lb.image_id,
+                    'channel': None}
+        raise FleetError('the load balancer of fleet %s is missing and this run was given no load balancer image to '
+                         'create it from: run playbooks/heal.yml (which resolves the spec\'s lb_version) or '
+                         'playbooks/rollout.yml -e fleet=%s' % (self.fleet, self.fleet))
 
     def report(self, plan, target):
         """Warnings about what heal leaves alone (once per run, on the plan it acts on)."""
@@ -323,7 +356,12 @@ class Healer:
             reason = next((r for r in plan['replace'] if r['name'] == inst.name), None)
             before.append('  - %s %s%s' % (inst.name, inst.state, (' (%s: %s)' % (reason['reason'], reason['detail']))
                                            if reason else ''))
-        after = before[:1] + ['  - %s running' % name for name in plan['members']]
+        if plan['lb']:
+            before.append('  load balancer: %s' % plan['lb'])
+        after = before[:1] + ['  - %s running%s' % (name, ' (back into the load balancer)' if name in plan['readmit']
+                                                   else '') for name in plan['members']]
+        if plan['lb']:
+            after.append('  load balancer: a new one, serving the members above from its first request')
         if plan['create']:
             after.append('  - %d new instance(s) of %s' % (plan['create'], target['version']))
         return {'before': '\n'.join(before) + '\n', 'after': '\n'.join(after) + '\n'}
@@ -338,6 +376,7 @@ class Healer:
             'replaced': [],
             'created': [],
             'removed': [],
+            'readmitted': [],
             'recovered': list(self.recovered),
             'events': self.engine.events,
             'warnings': self.engine.warnings,
@@ -357,7 +396,8 @@ class Healer:
         if not plan['changed'] or check_mode:
             self.report(plan, target)
             return result
-        operation = 'heal of %s (replace %d, create %d)' % (self.fleet, len(plan['replace']), plan['create'])
+        operation = 'heal of %s (replace %d, create %d%s)' % (self.fleet, len(plan['replace']), plan['create'],
+                                                               ', new load balancer' if plan['lb'] else '')
         with self.engine.locked(operation, break_lock):
             # Again under the lock: a rollout may have run meanwhile. No second watch: what failed long enough
             # above is still failing now, or it recovered.
@@ -377,12 +417,32 @@ class Healer:
         engine = self.engine
         by_name = dict((i.name, i) for i in state.instances)
         bad = [by_name[r['name']] for r in plan['replace']]
+        readmit = [by_name[n] for n in plan['readmit']]
         created = []
         try:
-            self.delete_servers(plan['stray_servers'])
-            created = engine.bring_in(target, target['revision'], plan['create'], reuse=False)
+            if plan['lb']:
+                # New instances first (gated by the controller), then a new load balancer that has every
+                # member in its backend before its frontend takes its first request.
+                lb_image = self.replacement_lb_image(state)
+                created = engine.provision(target, target['revision'], plan['create'], reuse=False)
+                try:
+                    engine.gate(created)
+                except StepFailed:
+                    engine.discard(created)
+                    created = []
+                    raise
+                engine.log('%s: a new one starts with %s' % (plan['lb'], ', '.join(
+                    i.name for i in readmit + created) or 'no server'))
+                engine.ensure_lb(lb_image, members=readmit + created)
+            else:
+                self.delete_servers(plan['stray_servers'])
+                if readmit:
+                    engine.gate(readmit)
+                    engine.admit(readmit)
+                    engine.log('back into the load balancer: %s' % ', '.join(i.name for i in readmit))
+                created = engine.bring_in(target, target['revision'], plan['create'], reuse=False)
             try:
-                engine.monitor(created, self.spec['monitor'])
+                engine.monitor(created + readmit, self.spec['monitor'])
             except StepFailed:
                 engine.discard(created)
                 created = []
@@ -403,10 +463,12 @@ class Healer:
             raise FleetError(msg, result=result)
         new_names = [i.name for i in created]
         result.update(changed=True, outcome='healed', created=new_names, removed=[i.name for i in bad],
-                      instances=self.instances_now())
+                      readmitted=[i.name for i in readmit], instances=self.instances_now())
         result['replaced'] = [dict(r, replacement=new_names[n] if n < len(new_names) else None)
                               for n, r in enumerate(plan['replace'])]
-        engine.log('healed fleet %s: %d replaced, %d created' % (self.fleet, len(bad), len(created)))
+        engine.log('healed fleet %s: %d replaced, %d created%s%s' % (
+            self.fleet, len(bad), len(created), ', %d back into the load balancer' % len(readmit) if readmit else '',
+            ', new load balancer' if plan['lb'] else ''))
         return result
 
     def delete_servers(self, names):

@@ -412,17 +412,57 @@ class FleetEngine:
             self.log('released the lock of fleet %s' % self.fleet)
 
     # Building blocks ----------------------------------------------------------------------------------------
-    def ensure_lb(self, lb_image):
-        """Start the fleet's load balancer when it is missing or not running; wait for its runtime API."""
+    def lb_check(self):
+        """HAProxy's health check of every server: the fleet's interval and threshold, ``HEALTH_FALL`` fails."""
+        health = self.spec['health']
+        return {'inter': health['interval'], 'rise': health['healthy_threshold'], 'fall': HEALTH_FALL}
+
+    def answering(self, instances):
+        """The ``instances`` that answer the controller's health check now (one check each, in parallel)."""
+        health = self.spec['health']
+
+        def ok(inst):
+            if not inst.endpoint:
+                return False
+            status, dummy = self.http(inst.endpoint[0], inst.endpoint[1], health['path'], health['timeout'])
+            return status == health['status']
+
+        return [i for i, good in zip(instances, in_parallel(ok, instances)) if good]
+
+    def lb_members(self):
+        """What a new load balancer starts with: the running instances of the fleet's current revision (the
+        newest succeeded history entry) that answer their health check now."""
+        history = self.provider.read_history(self.fleet)
+        current = self.current_image(FleetState([], None, {}, history, None))
+        if current is None:
+            return []
+        running = [i for i in self.provider.instances(self.fleet) if i.running and i.image_id == current]
+        return self.answering(running)
+
+    def ensure_lb(self, lb_image, members=None):
+        """Start the fleet's load balancer when it is missing or not running, and wait for its runtime API.
+
+        A new load balancer is seeded with ``members`` (default ``lb_members()``): they are in its backend from
+        its first request, so it never takes traffic it has no server for."""
         lb = self.provider.load_balancer(self.fleet)
         if lb is not None and not lb.running:
             self.log('load balancer %s is %s: replacing it' % (lb.name, lb.state))
             self.provider.remove_load_balancer(self.fleet)
             lb = None
-        if lb is None:
+        created = lb is None
+        if created:
+            members = self.lb_members() if members is None else list(members)
+            missing = [i.name for i in members if not i.address]
+            if missing:
+                raise StepFailed('instance %s has no address on the fleet network' % ', '.join(missing))
+            servers = [{'name': i.name, 'address': i.address[0], 'port': i.address[1], 'weight': NORMAL_WEIGHT}
+                       for i in members]
             lb = self.provider.create_load_balancer(self.fleet, lb_image['id'], lb_image['version'],
-                                                    self.spec['listen_host'], self.spec['listen_port'])
-            self.log('created load balancer %s (lb %s) on %s' % (lb.name, lb_image['version'], self.spec['listen']))
+                                                    self.spec['listen_host'], self.spec['listen_port'],
+                                                    servers=servers, check=self.lb_check())
+            self.log('created load balancer %s (lb %s) on %s%s' % (
+                lb.name, lb_image['version'], self.spec['listen'],
+                ' serving %s from the start' % ', '.join(i.name for i in members) if members else ''))
         api = self.lb_api(lb)
         if api is None:
             raise FleetError('the load balancer of fleet %s has no published runtime API port' % self.fleet)
@@ -526,7 +566,7 @@ class FleetEngine:
         if api is None:
             raise StepFailed('the load balancer of fleet %s is not running' % self.fleet)
         health = self.spec['health']
-        check = {'inter': health['interval'], 'rise': health['healthy_threshold'], 'fall': HEALTH_FALL}
+        check = self.lb_check()
         try:
             existing = api.show_servers_state()
             for inst in instances:

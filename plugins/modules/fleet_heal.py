@@ -15,10 +15,16 @@ description:
   - Reconciles a fleet with its current revision, the image of the newest successful entry of its revision
     history (kept in the engine by M(immutable.infra.fleet_rollout)).
   - Replaced - instances of that image that are not running (exited, killed, never started, paused); running instances
-    outside normal service (not in the load balancer, drained, staged at weight 0, left by an interrupted step);
-    instances in service that have failed their health check for O(unhealthy_after) seconds. Missing instances
-    (fewer healthy ones than the spec's C(instances)) are created. Load-balancer servers without an instance are
-    deleted.
+    outside normal service (drained, staged at weight 0, left by an interrupted step, or not in the load balancer
+    and failing their health check); instances in service that have failed their health check for
+    O(unhealthy_after) seconds. Missing instances (fewer healthy ones than the spec's C(instances)) are created.
+    Load-balancer servers without an instance are deleted.
+  - Put back - running instances of that image that the load balancer lost (it was restarted) and that answer
+    their health check go back into it, up to the spec's C(instances); they are not replaced.
+  - The load balancer is replaced like an instance when it is missing or not running (killed, or every container
+    of the fleet stopped) - new instances are created and health-gated first, then a new load balancer (the
+    spec's C(lb_version) or C(lb_channel)) starts with every healthy member already in its backend, so it never
+    answers a request it has no server for.
   - A replacement is a NEW instance of the revision's image ID, health-gated by the controller on its published
     port, added to the load balancer through its runtime API and watched for the spec's C(monitor) seconds; only
     then is the bad instance drained and removed. A failed instance is never restarted, exec'd into or changed.
@@ -98,7 +104,8 @@ revision:
 plan:
   description:
     - What heal does - C(replace) (name, reason C(exited), C(not_running), C(out_of_service), C(unhealthy) or
-      C(drifted), detail, state, version, revision), C(create) (new instances), C(members) (healthy instances
+      C(drifted), detail, state, version, revision), C(lb) (null, or why a new load balancer is needed), C(readmit)
+      (running instances put back into the load balancer), C(create) (new instances), C(members) (healthy instances
       kept), C(suspects) (failing for less than O(unhealthy_after) - name, failing_for, answer), C(kept) (stopped
       instances of other images), C(other_image), C(stray_servers), C(surplus) and C(changed).
   returned: always
@@ -111,6 +118,12 @@ replaced:
   type: list
   elements: dict
   sample: [{name: web-r4-1a2b3c, reason: exited, detail: state exited, replacement: web-r4-5d6e7f}]
+readmitted:
+  description: Running instances put back into the load balancer (it had lost them), kept as they are.
+  returned: always
+  type: list
+  elements: str
+  sample: [web-r4-9f8e7d]
 created:
   description: Names of the new instances.
   returned: always
@@ -149,11 +162,21 @@ from ansible_collections.immutable.infra.plugins.module_utils.fleet_module impor
     fleet_argument_spec, fleet_engine, run_fleet_module,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.heal import Healer
+from ansible_collections.immutable.infra.plugins.module_utils.images import DockerImageStore, docker_client
+from ansible_collections.immutable.infra.plugins.module_utils.rollout import resolve_image
 
 
 def run(module):
     p = module.params
-    healer = Healer(fleet_engine(p), p['unhealthy_after'])
+    engine = fleet_engine(p)
+    spec = engine.spec
+
+    def lb_image():
+        # Resolved only when a missing or dead load balancer is replaced.
+        store = DockerImageStore(docker_client(p['docker_host']), p['repository'])
+        return resolve_image(store, spec['lb_image'], spec['lb_version'], spec['lb_channel'], spec['require_verified'])
+
+    healer = Healer(engine, p['unhealthy_after'], lb_image=lb_image)
     return healer.run(module.check_mode, p['break_lock'])
 
 

@@ -166,8 +166,10 @@ class Provider(abc.ABC):
         """The fleet's ``LoadBalancer`` or None."""
 
     @abc.abstractmethod
-    def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port):
-        """Create and start the fleet's load balancer listening on ``listen_host:listen_port``."""
+    def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port, servers=None, check=None):
+        """Create and start the fleet's load balancer listening on ``listen_host:listen_port``, serving from its
+        first request with ``servers`` (``[{name, address, port, weight}]``, health-checked with ``check`` =
+        dict(inter, rise, fall)) already in its backend."""
 
     @abc.abstractmethod
     def remove_load_balancer(self, fleet):

@@ -29,6 +29,7 @@ import json
 import tarfile
 import uuid
 
+from ansible_collections.immutable.infra.plugins.module_utils.haproxy import check_settings, seed_servers
 from ansible_collections.immutable.infra.plugins.module_utils.images import LABEL_BAKE_CONTAINER
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
     LABEL_FLEET, LABEL_IMAGE_ID, LABEL_LISTEN, LABEL_PREFIX, LABEL_REVISION, LABEL_ROLE, LABEL_SERVICE_PORT,
@@ -124,14 +125,14 @@ class DockerProvider(Provider):
                    labels={LABEL_FLEET: fleet}, check_duplicate=True)
         return name
 
-    def _run(self, what, image_id, name, labels, ports, port_bindings, fleet, command=None):
+    def _run(self, what, image_id, name, labels, ports, port_bindings, fleet, command=None, environment=None):
         """Create and start a container on the fleet network; removed again when it cannot start."""
         network = self._ensure_network(fleet)
         host_config = self.api.create_host_config(port_bindings=port_bindings)
         networking = self.api.create_networking_config({network: self.api.create_endpoint_config()})
         created = self._call('cannot create %s' % what, self.api.create_container, image_id, name=name,
                              labels=labels, ports=list(ports), host_config=host_config, networking_config=networking,
-                             hostname=name, detach=True, command=command)
+                             hostname=name, detach=True, command=command, environment=environment)
         try:
             self.api.start(created['Id'])
         except (APIError, DockerException) as exc:
@@ -245,8 +246,14 @@ class DockerProvider(Provider):
             api=self._published(ports, LB_API_PORT) if running else None,
             stats=self._published(ports, LB_STATS_PORT) if running else None)
 
-    def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port):
+    def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port, servers=None, check=None):
         name = self.lb_name(fleet)
+        # The lb image's entry point starts HAProxy with these servers in its backend (see roles/haproxy).
+        environment = {}
+        if servers:
+            environment['IMMUTABLE_LB_SERVERS'] = seed_servers(servers)
+            if check:
+                environment['IMMUTABLE_LB_CHECK'] = check_settings(check)
         labels = {
             LABEL_BAKE_CONTAINER: '',
             LABEL_FLEET: fleet,
@@ -261,7 +268,8 @@ class DockerProvider(Provider):
             LB_STATS_PORT: ('127.0.0.1',),
         }
         self._run('the load balancer %s of fleet %s on %s:%s' % (name, fleet, listen_host, listen_port), image_id,
-                  name, labels, [LB_FRONTEND_PORT, LB_API_PORT, LB_STATS_PORT], bindings, fleet)
+                  name, labels, [LB_FRONTEND_PORT, LB_API_PORT, LB_STATS_PORT], bindings, fleet,
+                  environment=environment or None)
         return self.load_balancer(fleet)
 
     def remove_load_balancer(self, fleet):

@@ -57,6 +57,7 @@ class FakeProvider(Provider):
         self.counter = itertools.count(1)
         self.fail_create = False
         self.calls = []
+        self.on_create_lb = None   # World: a new load balancer starts with the seeded servers
 
     # instances
     def instances(self, fleet):
@@ -100,10 +101,13 @@ class FakeProvider(Provider):
     def load_balancer(self, fleet):
         return self.lb
 
-    def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port):
-        self.lb = LoadBalancer('%s-lb' % fleet, 'lbid', fleet, image_id, version, '%s:%d' % (listen_host, listen_port),
-                               'running', ('127.0.0.1', 9999), ('127.0.0.1', 8404))
-        self.calls.append(('create_lb', self.lb.name))
+    def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port, servers=None, check=None):
+        self.lb = LoadBalancer('%s-lb' % fleet, 'lbid', fleet, image_id, version,
+                               '%s:%d' % (listen_host, listen_port), 'running', ('127.0.0.1', 9999),
+                               ('127.0.0.1', 8404))
+        self.calls.append(('create_lb', self.lb.name, tuple(s['name'] for s in servers or ())))
+        if self.on_create_lb:
+            self.on_create_lb(servers or [])
         return self.lb
 
     def remove_load_balancer(self, fleet):
@@ -163,6 +167,14 @@ class FakeLB:
     def _record(self):
         self.capacity.append(sum(1 for n, s in self.servers_.items()
                                  if s['admin'] == 'ready' and s['weight'] > 0 and self._up(n)))
+
+    def start_with(self, servers):
+        """A new HAProxy: only the seeded servers, ready at their weight."""
+        self.servers_.clear()
+        for server in servers:
+            self.servers_[server['name']] = {'addr': server['address'], 'port': server['port'], 'admin': 'ready',
+                                             'weight': server['weight'], 'responses': 0, 'errors': 0, 'rtime': 0}
+        self._record()
 
     def wait_ready(self, timeout=15, sleep=None, clock=None):
         return None
@@ -244,6 +256,8 @@ class World:
         # name -> (clock time, status): from that time on the instance answers the controller's check with
         # status, while the load balancer's own checks have not seen it fail yet (HAProxy needs `fall` of them).
         self.answers_after = {}
+        self.provider.on_create_lb = lambda servers: self.lb.start_with(servers)
+
 
     def status_of_image(self, image_id):
         return self.health_by_image.get(image_id, 200)

@@ -242,11 +242,62 @@ def test_a_fleet_never_deployed_has_nothing_to_heal_with():
         world.healer().run()
 
 
-def test_a_stopped_load_balancer_is_refused(world):
-    world.kill(names(world)[0])
+def _serving(world):
+    return sorted(n for n, s in world.lb.servers_.items() if s['admin'] == 'ready' and s['weight'] > 0)
+
+
+def test_a_dead_load_balancer_is_replaced_serving_the_instances_from_its_first_request(world):
+    """docker kill of the lb (issue 10, item 5): heal creates a new one with the healthy instances of the
+    revision already in it, keeps them, and replaces only what is broken."""
+    before = names(world)
+    world.kill(before[0])
     world.provider.lb.state = 'exited'
-    with pytest.raises(FleetError, match='load balancer of fleet web is exited'):
+    world.lb.capacity = []
+    check = world.healer().run(check_mode=True)
+    assert check['changed'] and check['plan']['lb'] == 'the load balancer is exited'
+    assert check['plan']['readmit'] == before[1:] and check['plan']['create'] == 1
+    result = world.healer().run()
+    assert result['outcome'] == 'healed'
+    assert result['readmitted'] == before[1:] and result['removed'] == [before[0]]
+    creates = [c for c in world.provider.calls if c[0] == 'create_lb']
+    assert creates[-1][2] == tuple(before[1:] + result['created'])
+    # The new load balancer's very first state already had every member serving.
+    assert world.lb.capacity[0] == 3 and min(world.lb.capacity) >= 3
+    assert _serving(world) == sorted(before[1:] + result['created'])
+    again = world.healer().run()
+    assert again['changed'] is False
+
+
+def test_a_missing_load_balancer_is_created_from_the_given_image(world):
+    world.provider.lb = None
+    with pytest.raises(FleetError, match='no load balancer image'):
         world.healer().run()
+    healer = heal.Healer(world.engine(), 30, True, lb_image=LB_IMAGE)
+    result = healer.run()
+    assert result['outcome'] == 'healed' and len(result['readmitted']) == 3 and not result['created']
+    assert world.provider.lb.running and len(_serving(world)) == 3
+
+
+def test_a_fully_stopped_fleet_is_brought_back_with_new_instances(world):
+    before = names(world)
+    for name in before:
+        world.kill(name)
+    world.provider.lb.state = 'exited'
+    world.lb.capacity = []
+    result = world.healer().run()
+    assert result['outcome'] == 'healed' and sorted(result['removed']) == sorted(before)
+    assert len(result['created']) == 3 and not result['readmitted']
+    assert world.lb.capacity[0] == 3
+    assert _serving(world) == sorted(result['created'])
+
+
+def test_a_restarted_load_balancer_is_refilled_without_replacing_instances(world):
+    before = names(world)
+    world.lb.servers_.clear()  # HAProxy restarted: an empty backend
+    result = world.healer().run()
+    assert result['outcome'] == 'healed' and result['readmitted'] == before
+    assert not result['created'] and not result['removed']
+    assert _serving(world) == sorted(before)
 
 
 # Revisions -----------------------------------------------------------------------------------------------------
@@ -327,12 +378,33 @@ def test_plan_heal_forced_and_surplus():
 
 
 def test_plan_heal_unhealthy_verdict_and_not_in_lb():
-    instances = [inst('a'), inst('b')]
+    instances = [inst('a'), inst('b'), inst('c')]
     plan = heal.plan_heal(instances, {'a': server(up=False)}, 'sha256:v1', 2,
-                          {'a': {'verdict': 'unhealthy', 'failing_for': 31.5, 'answer': 503}})
-    assert [(r['name'], r['reason']) for r in plan['replace']] == [('a', 'unhealthy'), ('b', 'out_of_service')]
-    assert plan['replace'][1]['detail'] == 'not in the load balancer'
-    assert plan['create'] == 2
+                          {'a': {'verdict': 'unhealthy', 'failing_for': 31.5, 'answer': 503},
+                           'c': {'verdict': 'unhealthy', 'failing_for': 0, 'answer': 'refused'}})
+    # b answers its check: the load balancer lost it, it goes back in; c does not: replaced.
+    assert [(r['name'], r['reason']) for r in plan['replace']] == [('a', 'unhealthy'), ('c', 'out_of_service')]
+    assert plan['replace'][1]['detail'] == 'not in the load balancer, failing its health check (last answer: refused)'
+    assert plan['readmit'] == ['b'] and plan['members'] == ['b']
+    assert plan['create'] == 1
+
+
+def test_plan_heal_readmits_no_more_than_the_count_and_never_another_image():
+    instances = [inst('a'), inst('b'), inst('c'), inst('d', image='sha256:v2')]
+    plan = heal.plan_heal(instances, {}, 'sha256:v1', 2, {})
+    assert plan['readmit'] == ['a', 'b']
+    assert [(r['name'], r['reason']) for r in plan['replace']] == [('c', 'out_of_service'), ('d', 'out_of_service')]
+    assert plan['create'] == 0 and plan['changed'] is True
+
+
+def test_plan_heal_with_a_dead_load_balancer_ignores_its_servers():
+    instances = [inst('a'), inst('b'), inst('c', state='exited')]
+    plan = heal.plan_heal(instances, {'a': server(), 'z': server()}, 'sha256:v1', 3, {},
+                          lb='the load balancer is exited')
+    assert plan['lb'] == 'the load balancer is exited'
+    assert plan['readmit'] == ['a', 'b'] and plan['stray_servers'] == []
+    assert [(r['name'], r['reason']) for r in plan['replace']] == [('c', 'exited')]
+    assert plan['create'] == 1
 
 
 def test_lb_down_for_reads_status_and_lastchg():

@@ -416,6 +416,20 @@ def test_lb_that_lost_its_servers_gets_the_running_instances_back(world):
     assert world.serving_versions() == ['1.0.0'] * 3
 
 
+def test_rerun_after_the_lb_died_seeds_the_new_one_with_the_instances(world):
+    """The new load balancer serves the running instances from its first request, no 503 window
+    (issue 10, item 5); the instances are kept."""
+    deploy(world)
+    before = sorted(world.provider.items)
+    world.provider.lb.state = 'exited'
+    settle(world)
+    result = world.engine().rollout(target('sha256:v1'), LB_IMAGE)
+    assert result['changed'] and result['plan']['lb'] == 'recreate'
+    assert sorted(world.provider.items) == before
+    assert world.lb.capacity[0] == 3 and min(world.lb.capacity) == 3
+    assert [c for c in world.provider.calls if c[0] == 'create_lb'][-1][2] == tuple(before)
+
+
 def test_crashed_instance_is_replaced_not_restarted(world):
     deploy(world)
     victim = sorted(world.provider.items)[0]

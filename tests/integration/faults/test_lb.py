@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+"""Fault drills on a fleet's load balancer (issue 10, item 5): it is an immutable part like any instance.
+
+The fleet ``flb`` (3 instances behind 127.0.0.1:27110, tests/integration/faults/lb_fleets) is deployed, then its
+load balancer is restarted, killed, or stopped with every instance (as after an engine restart). heal.yml (and a
+rollout rerun) must bring it back with the instances it can keep, and a NEW load balancer must never answer a
+5xx: it starts with its servers in its backend. Before the fix heal refused a dead load balancer, and the
+rerun's new one answered 503 until its servers were added.
+
+Tests run in file order and share the fleet.
+"""
+
+import http.client
+import os
+import time
+
+import pytest
+
+from conftest import REPOSITORY, ROOT, Probe, run_playbook
+
+FLEET = 'flb'
+PORT = 27110
+INVENTORY = os.path.join(ROOT, 'tests', 'integration', 'faults', 'lb_fleets', 'hosts.yml')
+LABEL = 'io.immutable-infra.fleet=%s' % FLEET
+BAKES = [
+    {'image': 'lb', 'version': '1.0.0'},
+    {'image': 'web', 'version': '1.0.0'},
+]
+
+
+def remove_fleet(engine):
+    for container in engine.containers.list(all=True, filters={'label': LABEL}):
+        container.remove(force=True, v=True)
+    for network in engine.networks.list(names=['%s-net' % FLEET]):
+        network.remove()
+    for image in engine.images.list(filters={'label': 'io.immutable-infra.history-of=%s' % FLEET}):
+        engine.images.remove(image.id, force=True)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def fleet(engine):
+    remove_fleet(engine)
+    for bake in BAKES:
+        run = run_playbook('bake.yml', dict(bake, image_repository=REPOSITORY))
+        assert run.rc == 0, run.output[-3000:]
+    run = play('rollout.yml', version='1.0.0')
+    assert run.rc == 0, run.output[-3000:]
+    yield
+    remove_fleet(engine)
+
+
+def play(playbook, **extra):
+    return run_playbook(playbook, dict({'fleet': FLEET, 'image_repository': REPOSITORY}, **extra),
+                        inventory=INVENTORY)
+
+
+def heal():
+    run = play('heal.yml')
+    assert run.rc == 0, run.output[-3000:]
+    results = run.task_results('Heal fleet')
+    assert results, run.output[-3000:]
+    return results[0]
+
+
+def instances(engine):
+    """``{name: state}`` of the fleet's instances."""
+    return {c.name: c.status for c in engine.containers.list(all=True, filters={'label': LABEL})
+            if c.labels.get('io.immutable-infra.role') == 'instance'}
+
+
+def running(engine):
+    return sorted(n for n, state in instances(engine).items() if state == 'running')
+
+
+def status_of(path='/version'):
+    conn = http.client.HTTPConnection('127.0.0.1', PORT, timeout=3)
+    try:
+        conn.request('GET', path, headers={'Connection': 'close'})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def wait_answering(seconds=15):
+    """The HTTP status the load balancer answers once it accepts connections again."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return status_of()
+        except (OSError, http.client.HTTPException):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def server_errors(probe):
+    return dict((k, v) for k, v in probe.errors.items() if k.startswith('HTTP 5'))
+
+
+def assert_serves(seconds=3):
+    with Probe(PORT, max_seconds=seconds + 5) as probe:
+        time.sleep(seconds)
+    assert probe.requests > 20 and probe.failures == 0, probe
+
+
+def test_a_restarted_load_balancer_is_refilled_with_the_same_instances(engine):
+    before = running(engine)
+    assert len(before) == 3
+    engine.containers.get('%s-lb' % FLEET).restart(timeout=1)
+    # Created at the first deploy, with no server to start with: the restarted HAProxy has an empty backend.
+    assert wait_answering() == 503
+    result = heal()
+    assert result['outcome'] == 'healed', result
+    assert sorted(result['readmitted']) == before and not result['created'] and not result['removed']
+    assert_serves()
+    assert running(engine) == before
+
+
+def test_a_killed_load_balancer_is_replaced_and_the_new_one_never_answers_5xx(engine):
+    before = running(engine)
+    engine.containers.get('%s-lb' % FLEET).kill()
+    with Probe(PORT, timeout=3, max_seconds=60) as probe:
+        result = heal()
+        time.sleep(1)
+    assert result['outcome'] == 'healed' and result['plan']['lb'] == 'the load balancer is exited', result
+    assert sorted(result['readmitted']) == before and not result['created']
+    # Refused while there is no load balancer; from the new one's first answer on, no 5xx.
+    assert not server_errors(probe), probe
+    assert probe.versions.get('1.0.0', 0) > 0, probe
+    assert_serves()
+    assert running(engine) == before
+
+
+def test_a_rollout_rerun_after_the_load_balancer_died_never_answers_5xx(engine):
+    before = running(engine)
+    engine.containers.get('%s-lb' % FLEET).kill()
+    with Probe(PORT, timeout=3, max_seconds=60) as probe:
+        run = play('rollout.yml', version='1.0.0')
+        time.sleep(1)
+    assert run.rc == 0, run.output[-3000:]
+    assert not server_errors(probe), probe
+    assert probe.versions.get('1.0.0', 0) > 0, probe
+    assert_serves()
+    assert running(engine) == before
+
+
+def test_a_fully_stopped_fleet_is_brought_back_by_heal(engine):
+    before = running(engine)
+    for container in engine.containers.list(filters={'label': LABEL}):
+        container.stop(timeout=1)
+    assert not running(engine)
+    with Probe(PORT, timeout=3, max_seconds=90) as probe:
+        result = heal()
+        time.sleep(1)
+    assert result['outcome'] == 'healed', result
+    # Stopped instances are replaced by new ones (never restarted); the new load balancer starts with them.
+    assert sorted(result['removed']) == before and len(result['created']) == 3
+    assert not server_errors(probe), probe
+    assert_serves()
+    assert running(engine) == sorted(result['created'])
+    assert heal()['changed'] is False
