@@ -72,6 +72,17 @@ def fleet_revision(fleet, history, instances, image_name=None):
     if entry is None or not entry.get('image_id'):
         raise FleetError('fleet %s has no successful revision in its history, so there is no image to heal it '
                          'with: deploy it first (ansible-playbook playbooks/rollout.yml -e fleet=%s)' % (fleet, fleet))
+    disagreement = serving_beyond(history, entry, instances)
+    if disagreement:
+        later, names = disagreement
+        raise FleetError(
+            'fleet %s: %s run%s %s (revision %s, whose rollout is %s in the history), but its last successful revision '
+            'is %s (%s). The history disagrees with what serves, and heal and drift never change the version a fleet '
+            'serves. Converge it first: rerun that rollout (playbooks/rollout.yml -e fleet=%s -e version=%s), which '
+            'records the revision that serves, or roll out %s again (-e version=%s). Nothing was changed.'
+            % (fleet, ', '.join(names), 's' if len(names) == 1 else '', later.get('version'), later.get('number'),
+               later.get('outcome'), entry.get('number'), entry.get('version'), fleet, later.get('version'),
+               entry.get('version'), entry.get('version')))
     numbers = [i.revision for i in instances if i.image_id == entry['image_id'] and i.revision]
     return {
         'image': entry.get('image') or image_name,
@@ -82,6 +93,20 @@ def fleet_revision(fleet, history, instances, image_name=None):
         'revision': max(numbers) if numbers else entry.get('number'),
         'entry': entry.get('number'),
     }
+
+
+def serving_beyond(history, entry, instances):
+    """``(later_entry, names)`` when running instances run the image of a history entry newer than the
+    successful ``entry`` that did not succeed (a rollout that failed, was rolled back or interrupted, yet left its
+    instances serving); None when the history agrees with what runs."""
+    later = dict((e.get('image_id'), e) for e in history or []
+                 if e.get('number', 0) > entry.get('number', 0) and e.get('outcome') != 'succeeded'
+                 and e.get('image_id') and e.get('image_id') != entry.get('image_id'))
+    names = sorted(i.name for i in instances if i.running and i.image_id in later)
+    if not names:
+        return None
+    image_id = max((i for i in instances if i.name in names), key=lambda i: i.revision).image_id
+    return later[image_id], names
 
 
 def lb_down_for(rows, backend):

@@ -942,7 +942,10 @@ class FleetEngine:
         if last and last.get('outcome') == 'in_progress' and last.get('image_id') == target['id']:
             history, revision = 'resume', last['number']
         elif not others and at_target:
-            history, revision = None, max(i.revision for i in at_target)
+            # What serves is the target already. When the history does not say so (the rollout that brought it
+            # failed or was cut short after its last step), this run records it.
+            revision = max(i.revision for i in at_target)
+            history = None if self.current_image(state) == target['id'] else 'converged'
         else:
             history, revision = 'new', self.next_revision(state)
 
@@ -987,7 +990,7 @@ class FleetEngine:
                                     spec['blue_green']['keep_revisions'])
         pruned_names = [i.name for i in pruned if not i.running]
         changed = bool(create_total or old_names or cleanup or c.adopt or c.stray_servers or pruned_names
-                       or lb_action != 'keep' or history == 'resume'
+                       or lb_action != 'keep' or history in ('resume', 'converged')
                        or (last and last.get('outcome') == 'in_progress'))
         return {
             'fleet': self.fleet,
@@ -1109,6 +1112,18 @@ class FleetEngine:
             entry = dict(last)
             entry['resumed'] = entry.get('resumed', 0) + 1
             self.log('resuming interrupted revision %s' % revision)
+        elif plan['history'] == 'converged':
+            found = [e for e in state.history if e.get('number') == revision and e.get('image_id') == target['id']]
+            entry = dict(found[-1]) if found else {
+                'number': revision, 'image': target['image'], 'version': target['version'], 'image_id': target['id'],
+                'channel': target.get('channel'), 'strategy': plan['strategy'], 'instances': spec['instances'],
+                'started': self.now(), 'previous': None, 'rollback_of': None, 'restores': target.get('restores'),
+                'lb_version': lb_image['version']}
+            self.log('revision %s (%s) serves but its history entry says %s: recording it' % (
+                revision, target['version'], entry.get('outcome', 'nothing')))
+            entry.update(outcome='in_progress', ended=None, converged=entry.get('converged', 0) + 1,
+                         reason='a later run found it serving and recorded it (was: %s)'
+                         % (found[-1].get('outcome') if found else 'no entry'))
         elif plan['history'] == 'new':
             entry = {
                 'number': revision, 'image': target['image'], 'version': target['version'],
@@ -1136,7 +1151,7 @@ class FleetEngine:
             if isinstance(exc, StepFailed) and exc.detail:
                 self.analysis = exc.detail
             self.log('FAILED: %s' % exc)
-            outcome, detail = self._roll_back(previous, target, plan['strategy'])
+            outcome, detail = self._roll_back(previous, target, plan['strategy'], lb_image)
             if entry is not None:
                 entry.update(outcome=outcome, ended=self.now(), reason=str(exc))
                 self._write_entry(entry)
@@ -1161,10 +1176,12 @@ class FleetEngine:
         result['diff'] = result.get('diff')
         return result
 
-    def _roll_back(self, previous, target, strategy):
+    def _roll_back(self, previous, target, strategy, lb_image):
         """Back to ``previous`` after a failed step; returns (outcome, detail)."""
         self._watched.clear()  # the failed rollout's monitor windows
         try:
+            # A load balancer that died during the step is replaced first, serving the revision that served.
+            self.ensure_lb(lb_image)
             if previous is None:
                 leftovers = [i for i in self.provider.instances(self.fleet)
                              if i.image_id == target['id'] and i.name not in self._initial_serving]

@@ -235,6 +235,24 @@ def test_an_unfinished_rollout_is_refused(world):
     assert world.provider.calls == calls
 
 
+def test_heal_and_drift_stop_when_the_history_disagrees_with_what_serves():
+    """1.1.0 serves, its rollout says failed: heal must not add 1.0.0 instances, drift must not downgrade
+    (issue 10, item 6); both name the rollout that fixes it and change nothing."""
+    from ansible_collections.immutable.infra.plugins.module_utils import drift_scan
+    world = HealWorld()
+    world.deploy('sha256:v1')
+    world.engine().rollout(target('sha256:v2'), LB_IMAGE)
+    world.provider.history[-1].update(outcome='failed')
+    world.kill(names(world)[0])
+    calls = list(world.provider.calls)
+    for attempt in (lambda: world.healer().run(), lambda: world.healer().run(check_mode=True),
+                    lambda: drift_scan.scan(world.provider, 'web', lambda i: [], [])):
+        with pytest.raises(FleetError) as exc:
+            attempt()
+        assert 'history disagrees' in str(exc.value) and '-e version=1.1.0' in str(exc.value)
+    assert world.provider.calls == calls
+
+
 def test_a_fleet_never_deployed_has_nothing_to_heal_with():
     world = HealWorld()
     world.provider.create_load_balancer('web', 'sha256:lb', '1.0.0', '127.0.0.1', 8080)

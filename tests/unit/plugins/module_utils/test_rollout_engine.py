@@ -430,6 +430,57 @@ def test_rerun_after_the_lb_died_seeds_the_new_one_with_the_instances(world):
     assert [c for c in world.provider.calls if c[0] == 'create_lb'][-1][2] == tuple(before)
 
 
+def test_the_lb_killed_mid_rollout_is_replaced_and_the_rollback_succeeds(world):
+    """issue 10, item 6: the rollback replaces the dead load balancer (serving the old revision from its first
+    request) instead of failing too."""
+    deploy(world)
+    engine = world.engine(make_spec(rolling={'max_surge': 1, 'max_unavailable': 0}))
+    real_retire = engine.retire
+    calls = {'n': 0}
+
+    def retire(instances, keep=False):
+        calls['n'] += 1
+        real_retire(instances, keep)
+        if calls['n'] == 1:  # after the first batch: the load balancer dies
+            world.provider.lb.state = 'exited'
+
+    engine.retire = retire
+    with pytest.raises(FleetError) as exc:
+        engine.rollout(target('sha256:v2'), LB_IMAGE)
+    assert exc.value.result['outcome'] == 'rolled_back', str(exc.value)
+    assert world.provider.lb.running and world.serving_versions() == ['1.0.0'] * 3
+    assert world.running_versions() == ['1.0.0'] * 3
+    assert [e['outcome'] for e in world.provider.history] == ['succeeded', 'rolled_back']
+
+
+def test_a_rerun_that_finds_its_target_serving_records_it(world):
+    """The rollout of revision 2 left 1.1.0 serving but its entry says failed: the rerun records it succeeded,
+    and rollback.yml finds revision 1 again (issue 10, item 6)."""
+    deploy(world)
+    world.engine().rollout(target('sha256:v2'), LB_IMAGE)
+    world.provider.history[-1].update(outcome='failed', reason='the load balancer died')
+    check = world.engine().rollout(target('sha256:v2'), LB_IMAGE, check_mode=True)
+    assert check['changed'] and check['plan']['history'] == 'converged' and check['plan']['create'] == 0
+    calls = list(world.provider.calls)
+    result = world.engine().rollout(target('sha256:v2'), LB_IMAGE)
+    assert result['outcome'] == 'succeeded' and result['changed']
+    assert world.provider.calls == calls  # no instance touched
+    entry = world.provider.history[-1]
+    assert (entry['number'], entry['outcome'], entry['converged']) == (2, 'succeeded', 1)
+    assert world.engine().rollout(target('sha256:v2'), LB_IMAGE)['changed'] is False
+    assert world.engine().rollback_target(store_of(world))['version'] == '1.0.0'
+
+
+def store_of(world):
+    class Store:
+        repository = 'immutable'
+
+        @staticmethod
+        def get(ref):
+            return {'id': ref}
+    return Store()
+
+
 def test_crashed_instance_is_replaced_not_restarted(world):
     deploy(world)
     victim = sorted(world.provider.items)[0]
