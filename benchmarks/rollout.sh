@@ -59,13 +59,13 @@ LB=$(docker image inspect -f '{{.Id}}' $REPO/lb:verified-1.0.0)
 declare -A TIME FAILED
 VARIANTS=(rolling rolling_1 blue_green)
 declare -A ARGS=(
-  [rolling]="-e strategy=rolling"
-  [rolling_1]="-e strategy=rolling -e healthy_threshold=1"
-  [blue_green]="-e strategy=blue_green"
+  [rolling]="-e rollout_strategy=rolling"
+  [rolling_1]="-e rollout_strategy=rolling -e healthy_threshold=1"
+  [blue_green]="-e rollout_strategy=blue_green"
 )
 for variant in "${VARIANTS[@]}"; do
   echo "immutable.infra $variant: fleet at 1.0.0" >&2
-  quiet_play playbooks/rollout.yml "${FLEETS[@]}" -e fleet=bench -e version=1.0.0 -e strategy=rolling -e max_surge=10
+  quiet_play playbooks/rollout.yml "${FLEETS[@]}" -e fleet=bench -e version=1.0.0 -e rollout_strategy=rolling -e max_surge=10
   probe_start http://127.0.0.1:18280/version
   start=$(now)
   # shellcheck disable=SC2086 # ARGS holds several words

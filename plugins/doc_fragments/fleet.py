@@ -18,9 +18,11 @@ options:
   overrides:
     description:
       - Fields that replace the spec's for this run - top-level fields by name (C(version), C(channel),
-        C(instances), C(strategy)...), fields of a group by their flat name (C(max_surge), C(max_unavailable),
-        C(keep_revisions), C(canary_weight), C(analysis_window), C(health_path), C(health_start_period)...) or a
-        whole group as a dict. Null values are ignored.
+        C(instances) (1 to 100), C(listen), C(listen_public)...), fields of a group by their flat name (C(max_surge),
+        C(max_unavailable), C(keep_revisions), C(canary_weight), C(analysis_window), C(health_path),
+        C(health_start_period)...) or a whole group as a dict. Null values are ignored.
+      - The C(strategy) field is overridden by C(rollout_strategy) (Ansible reserves the name C(strategy), so an
+        extra var of that name warns on every run). C(strategy) still works and returns a deprecation.
       - A C(version) replaces a C(channel) of the spec, and the other way round.
     type: dict
     default: {}

@@ -18,14 +18,24 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import copy
+import ipaddress
 import math
 import re
 
+from ansible_collections.immutable.infra.plugins.module_utils.channels import ChannelError, channel_problem, check_name
 from ansible_collections.immutable.infra.plugins.module_utils.semver import SemVer, SemVerError
 
 FLEET_NAME_RE = re.compile(r'^[a-z0-9][a-z0-9-]{0,39}$')
-CHANNEL_RE = re.compile(r'^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$')
 STRATEGIES = ('rolling', 'blue_green', 'canary')
+# Most instances a fleet may have (the spec's ``instances``).
+MAX_INSTANCES = 100
+
+# The controller's health request target: an absolute path with an optional query, printable ASCII only (no
+# space, no control character, no fragment).
+HEALTH_PATH_RE = re.compile(r'/[!-"$->@-~]*(?:\?[!-"$-~]*)?')
+# ``HOST:PORT`` of the load balancer: an IPv4 address, an IPv6 address in brackets or ``localhost``.
+LISTEN_RE = re.compile(r'(?:\[(?P<ipv6>[^\[\]]*)\]|(?P<host>[^:\[\]]*)):(?P<port>[^:]*)')
+LISTEN_FORMS = 'HOST:PORT with an IP address or localhost as HOST (127.0.0.1:8080, [::1]:8080, localhost:8080)'
 
 # Weight of an instance in normal service; a canary gets a weight computed from its share of the traffic.
 NORMAL_WEIGHT = 100
@@ -47,6 +57,7 @@ DEFAULTS = {
         'start_period': 30,
     },
     'listen': '127.0.0.1:8080',
+    'listen_public': False,
     'lb_image': 'lb',
     'lb_version': None,
     'lb_channel': None,
@@ -90,6 +101,12 @@ FLAT_OVERRIDES = {
     'min_requests': ('canary', 'min_requests'),
 }
 
+# Override names of top-level fields under another name: ``strategy`` is a reserved name in Ansible (a play
+# keyword), so ``-e strategy=...`` warns on every run; ``rollout_strategy`` is the override of that field.
+RENAMED_FIELDS = {'rollout_strategy': 'strategy'}
+# Old override names that still work, with a deprecation warning: old name -> new name.
+DEPRECATED_OVERRIDES = {'strategy': 'rollout_strategy'}
+
 
 class FleetError(Exception):
     """A fleet spec, a plan or a rollout step is wrong or failed; the message says which and what to do.
@@ -103,8 +120,32 @@ class FleetError(Exception):
 
 
 def override_names():
-    """Every name an override (extra var) may use: the top-level fields and the flat names of group fields."""
-    return sorted([k for k in DEFAULTS if k not in GROUPS] + list(GROUPS) + list(FLAT_OVERRIDES))
+    """Every name an override (extra var) should use: the top-level fields (``rollout_strategy`` for
+    ``strategy``), the groups and the flat names of group fields. The deprecated names
+    (``DEPRECATED_OVERRIDES``) still work."""
+    top = [k for k in DEFAULTS if k not in GROUPS and k not in DEPRECATED_OVERRIDES]
+    return sorted(top + list(GROUPS) + list(FLAT_OVERRIDES) + list(RENAMED_FIELDS))
+
+
+def override_deprecations(overrides):
+    """Deprecation messages for the overrides given under an old name (``strategy``), in the order of the names."""
+    messages = []
+    for old in sorted(DEPRECATED_OVERRIDES):
+        if (overrides or {}).get(old) is not None:
+            new = DEPRECATED_OVERRIDES[old]
+            messages.append('the override %s is deprecated (Ansible reserves the name %s, so -e %s=... warns on '
+                            'every run): use %s instead, for example -e %s=%s'
+                            % (old, old, old, new, new, overrides[old]))
+    return messages
+
+
+def overridden_strategy(overrides):
+    """The strategy an override asks for (``rollout_strategy``, or the deprecated ``strategy``), or None."""
+    overrides = overrides or {}
+    for name in ('rollout_strategy', 'strategy'):
+        if overrides.get(name) not in (None, ''):
+            return overrides[name]
+    return None
 
 
 # Coercion ---------------------------------------------------------------------------------------------------
@@ -175,26 +216,92 @@ def resolve_count(value, total, round_up):
 
 
 def parse_listen(fleet, value):
-    """``'127.0.0.1:8080'`` -> ``('127.0.0.1', 8080)``."""
-    text = str(value).strip()
-    host, sep, port = text.rpartition(':')
-    if not sep or not host:
-        raise _fail(fleet, 'listen', value, 'HOST:PORT, for example 127.0.0.1:8080')
-    host = host.strip('[]')
-    return host, _int(fleet, 'listen port', port, minimum=1, maximum=65535)
+    """``'127.0.0.1:8080'`` -> ``('127.0.0.1', 8080)``; ``'[::1]:8080'`` -> ``('::1', 8080)``;
+    ``'localhost:8080'`` -> ``('127.0.0.1', 8080)``.
+
+    The host is what the engine binds: a plain IP address (the Docker engine publishes a port on every interface
+    when its host IP is anything else, a name or an empty string). FleetError names the fleet and ``listen``.
+    """
+    match = LISTEN_RE.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        raise _fail(fleet, 'listen', value, LISTEN_FORMS)
+    port = match.group('port')
+    if not re.fullmatch(r'[0-9]{1,5}', port) or not 1 <= int(port) <= 65535:
+        raise _fail(fleet, 'listen', value, '%s and a port from 1 to 65535' % LISTEN_FORMS)
+    if match.group('ipv6') is not None:
+        text = match.group('ipv6')
+        try:
+            address = ipaddress.IPv6Address(text) if '%' not in text else None
+        except ValueError:
+            address = None
+        if address is None:
+            raise _fail(fleet, 'listen', value, 'an IPv6 address in brackets ([::1]:8080; no zone), or %s'
+                        % LISTEN_FORMS)
+        return str(address), int(port)
+    text = match.group('host')
+    if text == 'localhost':
+        return '127.0.0.1', int(port)
+    try:
+        address = ipaddress.IPv4Address(text)
+    except ValueError:
+        raise _fail(fleet, 'listen', value, LISTEN_FORMS)
+    return str(address), int(port)
+
+
+def format_listen(host, port):
+    """``HOST:PORT`` as written in a spec: an IPv6 host in brackets (``[::1]:8080``)."""
+    return '[%s]:%d' % (host, port) if ':' in host else '%s:%d' % (host, port)
+
+
+def is_public_listen(host):
+    """True when ``host`` (an IP address from ``parse_listen``) is not a loopback address: every address that
+    other machines may reach, ``0.0.0.0`` and ``::`` (all interfaces) included."""
+    return not ipaddress.ip_address(host).is_loopback
+
+
+def listen_note(spec):
+    """The plan line of a fleet whose load balancer is published on a public address, or None."""
+    if not is_public_listen(spec['listen_host']):
+        return None
+    return ('load balancer published on PUBLIC address %s (listen_public: true)'
+            % format_listen(spec['listen_host'], spec['listen_port']))
+
+
+def _image_name(fleet, field, value, example):
+    """An image name by the catalog's rule (channels.check_name)."""
+    if not isinstance(value, str):
+        raise _fail(fleet, field, value, 'an image name (%s)' % example)
+    try:
+        return check_name(value.strip())
+    except ChannelError:
+        raise _fail(fleet, field, value, 'an image name (%s): lowercase letters and digits, separated by single - '
+                    'or _' % example)
+
+
+def _health_path(fleet, value):
+    if not isinstance(value, str) or not HEALTH_PATH_RE.fullmatch(value):
+        raise _fail(fleet, 'health.path', value, 'an absolute path with an optional query (/healthz, /ready?full=1): '
+                    'printable ASCII, starting with /, no space, control character or #')
+    return value
 
 
 # The spec --------------------------------------------------------------------------------------------------
 def _merge_overrides(fleet, spec, overrides):
     merged = copy.deepcopy(spec)
-    known = set(DEFAULTS) | set(FLAT_OVERRIDES)
+    known = set(DEFAULTS) | set(FLAT_OVERRIDES) | set(RENAMED_FIELDS)
     for key, value in (overrides or {}).items():
         if value is None:
             continue
         if key not in known:
             raise FleetError('fleet %s: unknown override %r; known names: %s'
                              % (fleet, key, ', '.join(override_names())))
-        if key in FLAT_OVERRIDES:
+        if key in RENAMED_FIELDS:
+            old = overrides.get(RENAMED_FIELDS[key])
+            if old is not None and str(old).strip() != str(value).strip():
+                raise FleetError('fleet %s: the overrides %s (%s) and %s (%s) disagree; give %s only'
+                                 % (fleet, key, value, RENAMED_FIELDS[key], old, key))
+            merged[RENAMED_FIELDS[key]] = value
+        elif key in FLAT_OVERRIDES:
             group, field = FLAT_OVERRIDES[key]
             merged.setdefault(group, {})
             merged[group] = dict(merged[group] or {}, **{field: value})
@@ -232,8 +339,9 @@ def _version_or_channel(fleet, spec, version_key, channel_key, what):
             raise FleetError('fleet %s: %s %s: %s' % (fleet, version_key, version, exc))
         return version, None
     channel = str(channel).strip()
-    if not CHANNEL_RE.match(channel):
-        raise _fail(fleet, channel_key, channel, 'a channel name (letters, digits, ".", "_", "-")')
+    problem = channel_problem(channel)
+    if problem:
+        raise FleetError('fleet %s: %s is %r, which is not a channel name: %s' % (fleet, channel_key, channel, problem))
     return None, channel
 
 
@@ -272,20 +380,15 @@ def resolve_spec(fleet, spec, overrides=None):
             result[key] = value
 
     out = {'name': fleet}
-    if not result['image'] or not isinstance(result['image'], str):
-        raise _fail(fleet, 'image', result['image'], 'an image name (web)')
-    out['image'] = result['image'].strip()
+    out['image'] = _image_name(fleet, 'image', result['image'], 'web')
     out['version'], out['channel'] = _version_or_channel(fleet, result, 'version', 'channel', 'the fleet image')
     out['require_verified'] = _bool(fleet, 'require_verified', result['require_verified'])
-    out['instances'] = _int(fleet, 'instances', result['instances'], minimum=1, maximum=100)
+    out['instances'] = _int(fleet, 'instances', result['instances'], minimum=1, maximum=MAX_INSTANCES)
     out['service_port'] = _int(fleet, 'service_port', result['service_port'], minimum=1, maximum=65535)
 
     health = result['health']
-    path = str(health['path'])
-    if not path.startswith('/'):
-        raise _fail(fleet, 'health.path', path, 'a path starting with /')
     out['health'] = {
-        'path': path,
+        'path': _health_path(fleet, health['path']),
         'status': _int(fleet, 'health.status', health['status'], minimum=100, maximum=599),
         'interval': _number(fleet, 'health.interval', health['interval'], minimum=0, exclusive=True),
         'healthy_threshold': _int(fleet, 'health.healthy_threshold', health['healthy_threshold'], minimum=1),
@@ -294,10 +397,17 @@ def resolve_spec(fleet, spec, overrides=None):
     }
 
     out['listen_host'], out['listen_port'] = parse_listen(fleet, result['listen'])
+    # What the provider labels its load balancer with, and check_lb compares: the host as the engine binds it.
     out['listen'] = '%s:%d' % (out['listen_host'], out['listen_port'])
-    if not result['lb_image'] or not isinstance(result['lb_image'], str):
-        raise _fail(fleet, 'lb_image', result['lb_image'], 'an image name (lb)')
-    out['lb_image'] = result['lb_image'].strip()
+    out['listen_public'] = _bool(fleet, 'listen_public', result['listen_public'])
+    if is_public_listen(out['listen_host']) and not out['listen_public']:
+        where = ('on every interface of this host' if ipaddress.ip_address(out['listen_host']).is_unspecified
+                 else 'on an address other machines may reach')
+        raise FleetError('fleet %s: listen %s would publish the load balancer %s; set listen_public: true in the '
+                         'fleet spec (or -e listen_public=true) to publish it there, or listen on a loopback address '
+                         '(127.0.0.1:%d)' % (fleet, format_listen(out['listen_host'], out['listen_port']), where,
+                                             out['listen_port']))
+    out['lb_image'] = _image_name(fleet, 'lb_image', result['lb_image'], 'lb')
     out['lb_version'], out['lb_channel'] = _version_or_channel(
         fleet, result, 'lb_version', 'lb_channel', 'the load balancer image')
 

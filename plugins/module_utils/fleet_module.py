@@ -7,7 +7,9 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 from ansible_collections.immutable.infra.plugins.module_utils.common import engine_argument_spec
-from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError, resolve_spec
+from ansible_collections.immutable.infra.plugins.module_utils.fleet import (
+    FleetError, format_listen, listen_note, override_deprecations, resolve_spec,
+)
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError
 from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError, docker_client
 from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
@@ -35,6 +37,23 @@ def fleet_engine(params):
     return FleetEngine(provider, params['fleet'], spec)
 
 
+def note_listen(spec, result):
+    """Say in ``result``'s plan (and diff) where the load balancer is published: ``plan.listen``,
+    ``plan.listen_public`` and, for a public address, a line in ``plan.notes``. Returns ``result``."""
+    plan = result.get('plan')
+    if not isinstance(plan, dict):
+        return result
+    plan['listen'] = format_listen(spec['listen_host'], spec['listen_port'])
+    plan['listen_public'] = spec['listen_public']
+    note = listen_note(spec)
+    if note:
+        plan['notes'] = list(plan.get('notes') or []) + [note]
+        diff = result.get('diff')
+        if isinstance(diff, dict) and 'after' in diff:
+            diff['after'] += note + '\n'
+    return result
+
+
 def _finish(module, result, msg=None):
     for warning in result.pop('warnings', []):
         module.warn(warning)
@@ -47,7 +66,10 @@ def _finish(module, result, msg=None):
 
 def run_fleet_module(module, run, errors=()):
     """Run ``run(module)`` and exit: its result, or a failure carrying what was done before it (FleetError),
-    or a plain failure message for an engine error or one of ``errors``."""
+    or a plain failure message for an engine error or one of ``errors``. Overrides given under a deprecated name
+    are reported in the result's ``deprecations``."""
+    for msg in override_deprecations(module.params.get('overrides')):
+        module.deprecate(msg, version='2.0.0', collection_name='immutable.infra')
     try:
         result = run(module)
     except FleetError as exc:

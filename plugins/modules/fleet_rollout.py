@@ -40,6 +40,14 @@ options:
     description:
       - The fleet spec, as declared in C(immutable_fleets.<fleet>) in the inventory. See
         C(inventory/group_vars/all/fleets.yml) and C(docs/architecture.md) for every field and its default.
+      - C(instances) is the instance count, from 1 to 100.
+      - C(listen) is where the load balancer is published - C(HOST:PORT) with an IPv4 address, an IPv6 address in
+        brackets (C([::1]:8080)) or C(localhost) (C(127.0.0.1)) as HOST. A host that is not a loopback address
+        (C(0.0.0.0) and C([::]), every interface, included) needs C(listen_public=true); the plan then says so in
+        C(plan.notes).
+      - C(image), C(lb_image), C(channel) and C(lb_channel) follow the image catalog's rules for image and channel
+        names; C(health.path) is an absolute path with an optional query.
+      - The whole spec is validated before the engine is reached - a bad value fails and changes nothing.
       - Required with O(state=present).
     type: dict
   rollback:
@@ -47,7 +55,7 @@ options:
       - Roll back to the previous successful revision of the history (the newest one whose image differs from the
         one serving), instead of the spec's version. With a C(version) override, roll back to that version.
       - Uses C(blue_green) when the previous revision's instances were kept stopped (instant), otherwise the
-        fleet's strategy (C(rolling) for a canary fleet), unless C(strategy) is overridden.
+        fleet's strategy (C(rolling) for a canary fleet), unless the strategy is overridden (C(rollout_strategy)).
     type: bool
     default: false
   state:
@@ -81,7 +89,7 @@ EXAMPLES = r'''
     spec: "{{ immutable_fleets.web }}"
     overrides:
       channel: prod
-      strategy: blue_green
+      rollout_strategy: blue_green
 
 - name: Back to the previous successful revision
   immutable.infra.fleet_rollout:
@@ -116,6 +124,8 @@ plan:
     - What the rollout does - C(create) (count), C(reuse) (stopped instances restarted), C(retire), C(remove)
       (leftovers), C(keep_stopped), C(lb) (C(keep), C(create) or C(recreate)), C(history) (C(new), C(resume) or
       null), C(current) (serving revisions), C(target) and C(steps).
+    - "Where the load balancer is published - C(listen) and C(listen_public); for a public address C(notes) has the
+      line C(load balancer published on PUBLIC address 0.0.0.0:8080 (listen_public: true))."
   returned: always
   type: dict
   sample: {strategy: rolling, revision: 4, create: 3, retire: [web-r3-1a2b3c], steps: [{retire_first: [], create: 1, retire: [web-r3-1a2b3c]}]}
@@ -145,8 +155,10 @@ history_entry:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.immutable.infra.plugins.module_utils.fleet import resolve_spec
-from ansible_collections.immutable.infra.plugins.module_utils.fleet_module import fleet_argument_spec, run_fleet_module
+from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError, overridden_strategy, resolve_spec
+from ansible_collections.immutable.infra.plugins.module_utils.fleet_module import (
+    fleet_argument_spec, note_listen, run_fleet_module,
+)
 from ansible_collections.immutable.infra.plugins.module_utils.images import DockerImageStore, docker_client
 from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import (
@@ -156,12 +168,14 @@ from ansible_collections.immutable.infra.plugins.module_utils.rollout import (
 
 def run(module):
     p = module.params
-    client = docker_client(p['docker_host'])
-    provider = DockerProvider(client, p['repository'])
     if p['state'] == 'absent':
+        provider = DockerProvider(docker_client(p['docker_host']), p['repository'])
         return FleetEngine(provider, p['fleet']).destroy(module.check_mode, p['break_lock'])
+    # The spec is validated before the engine is even reached: a bad one changes nothing.
     overrides = dict(p['overrides'] or {})
     spec = resolve_spec(p['fleet'], p['spec'], overrides)
+    client = docker_client(p['docker_host'])
+    provider = DockerProvider(client, p['repository'])
     store = DockerImageStore(client, p['repository'])
     engine = FleetEngine(provider, p['fleet'], spec)
     lb_image = resolve_image(store, spec['lb_image'], spec['lb_version'], spec['lb_channel'], spec['require_verified'])
@@ -172,11 +186,16 @@ def run(module):
             target = resolve_image(store, spec['image'], spec['version'], spec['channel'], spec['require_verified'])
         else:
             target = engine.rollback_target(store)
-        strategy = overrides.get('strategy') or engine.rollback_strategy(target)
+        strategy = spec['strategy'] if overridden_strategy(overrides) else engine.rollback_strategy(target)
         rollback_of = True
     else:
         target = resolve_image(store, spec['image'], spec['version'], spec['channel'], spec['require_verified'])
-    return engine.rollout(target, lb_image, module.check_mode, p['break_lock'], strategy, rollback_of)
+    try:
+        result = engine.rollout(target, lb_image, module.check_mode, p['break_lock'], strategy, rollback_of)
+    except FleetError as exc:
+        note_listen(spec, exc.result)
+        raise
+    return note_listen(spec, result)
 
 
 def main():

@@ -2,11 +2,16 @@
 """Fleet specs and rollout arithmetic: overrides, validation, batch math, canary weights and analysis."""
 
 import itertools
+import os
 
 import pytest
+import yaml
 
 from ansible_collections.immutable.infra.plugins.module_utils import fleet
+from ansible_collections.immutable.infra.plugins.module_utils.channels import ChannelError, channel_problem, check_name
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError
+
+FLEET_VARS = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'playbooks', 'vars', 'fleets.yml')
 
 BASE = {'image': 'web', 'version': '1.0.0', 'lb_version': '1.0.0'}
 
@@ -83,8 +88,146 @@ def test_undeclared_fleet_and_bad_names_fail_clearly():
 
 def test_override_names_cover_every_flat_name():
     names = fleet.override_names()
-    for name in ('version', 'channel', 'strategy', 'max_surge', 'canary_weight', 'health_path', 'keep_revisions'):
+    for name in ('version', 'channel', 'rollout_strategy', 'max_surge', 'canary_weight', 'health_path',
+                 'keep_revisions', 'listen', 'listen_public'):
         assert name in names
+    assert 'strategy' not in names   # deprecated: still works, no longer advertised
+
+
+def test_playbooks_pass_every_override_name_on():
+    """playbooks/vars/fleets.yml lists the extra vars the fleet playbooks pass on as overrides: every override name,
+    and the deprecated ones that still work."""
+    with open(FLEET_VARS) as handle:
+        listed = yaml.safe_load(handle)['fleet_override_names']
+    assert sorted(listed) == sorted(fleet.override_names() + list(fleet.DEPRECATED_OVERRIDES))
+    assert len(listed) == len(set(listed))
+
+
+# Listen address ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('listen', [
+    'foo bar:27006', '[]:27006', 'example.com:80', ':80', '127.0.0.1:0', '[::1]:70000', '127.0.0.1', '8080',
+    '::1:27006', '[::1]', '[fe80::1%eth0]:80', '[127.0.0.1]:80', '127.0.0.1:80:80', '127.0.0.256:80', '1.2.3:80',
+    '127.0.0.1: 80', '127.0.0.1:+80', '127.0.0.1:٨٠', 'localhost.:80', '', 8080, None,
+])
+def test_bad_listen_is_refused_naming_the_fleet_and_field(listen):
+    with pytest.raises(FleetError) as exc:
+        spec({'listen': listen} if listen is not None else {}, listen=listen if listen is not None else [])
+    assert str(exc.value).startswith('fleet web: listen '), str(exc.value)
+
+
+@pytest.mark.parametrize('listen', ['0.0.0.0:27006', '[::]:27006', '192.0.2.10:80', '[2001:db8::1]:443',
+                                    '10.0.0.1:8080'])
+def test_public_listen_needs_listen_public(listen):
+    with pytest.raises(FleetError) as exc:
+        spec({'listen': listen})
+    message = str(exc.value)
+    assert message.startswith('fleet web: listen ') and 'listen_public: true' in message, message
+    s = spec({'listen': listen, 'listen_public': 'true'})
+    assert s['listen_public'] is True
+    assert fleet.listen_note(s) == ('load balancer published on PUBLIC address %s (listen_public: true)'
+                                    % fleet.format_listen(s['listen_host'], s['listen_port']))
+
+
+def test_all_interfaces_are_named_as_such():
+    with pytest.raises(FleetError, match='on every interface of this host'):
+        spec({'listen': '0.0.0.0:27006'})
+
+
+def test_public_listen_in_the_spec_itself():
+    s = spec(listen='0.0.0.0:27006', listen_public=True)
+    assert (s['listen_host'], s['listen_port'], s['listen']) == ('0.0.0.0', 27006, '0.0.0.0:27006')
+    assert fleet.listen_note(s) == 'load balancer published on PUBLIC address 0.0.0.0:27006 (listen_public: true)'
+    # An override turns it off again for one run.
+    with pytest.raises(FleetError, match='listen_public'):
+        spec({'listen_public': 'false'}, listen='0.0.0.0:27006', listen_public=True)
+
+
+@pytest.mark.parametrize('listen, host, port', [
+    ('localhost:27006', '127.0.0.1', 27006),       # the engine needs an IP: a name is published everywhere
+    ('127.0.0.1:27006', '127.0.0.1', 27006),
+    (' 127.0.0.2:1 ', '127.0.0.2', 1),
+    ('[::1]:27006', '::1', 27006),
+    ('[0:0:0:0:0:0:0:1]:65535', '::1', 65535),
+])
+def test_loopback_listen_is_accepted_as_an_ip(listen, host, port):
+    s = spec({'listen': listen})
+    assert (s['listen_host'], s['listen_port']) == (host, port)
+    assert s['listen_public'] is False and fleet.listen_note(s) is None
+    assert s['listen'] == '%s:%d' % (host, port)
+
+
+def test_format_listen_brackets_ipv6():
+    assert fleet.format_listen('::1', 80) == '[::1]:80'
+    assert fleet.format_listen('127.0.0.1', 80) == '127.0.0.1:80'
+
+
+# Channels, health path, image names -------------------------------------------------------------------------
+@pytest.mark.parametrize('field', ['channel', 'lb_channel'])
+@pytest.mark.parametrize('channel', ['Prod', 'latest', 'verified-1.0.0', 'failed-1.0.0', '1.0.0', 'prod_eu', 'a.b',
+                                     '-prod', 'prod eu'])
+def test_channels_follow_the_catalog_rule(field, channel):
+    version = 'version' if field == 'channel' else 'lb_version'
+    with pytest.raises(FleetError) as exc:
+        spec({field: channel})
+    assert str(exc.value).startswith('fleet web: %s is ' % field), str(exc.value)
+    assert channel_problem(channel) is not None            # the catalog refuses it too
+    assert spec({field: 'staging-eu'})[field] == 'staging-eu' and spec({field: 'prod'})[version] is None
+
+
+@pytest.mark.parametrize('path', ['/health z', 'healthz', '', '/healthz\n', '/health\tz', '/h\x00', '/h\x7f',
+                                  '/healthz#frag', '/h\u00e9', ' /healthz', '/a?b c', 42])
+def test_bad_health_path_is_refused(path):
+    with pytest.raises(FleetError) as exc:
+        spec({'health_path': path})
+    assert str(exc.value).startswith('fleet web: health.path is '), str(exc.value)
+
+
+@pytest.mark.parametrize('path', ['/', '/healthz', '/ready?full=1&x=%20', '/a/b-c_d.e~f', '/h?'])
+def test_good_health_path_is_accepted(path):
+    assert spec({'health_path': path})['health']['path'] == path
+
+
+@pytest.mark.parametrize('field', ['image', 'lb_image'])
+@pytest.mark.parametrize('name', ['web/../lb', 'Web', '../web', 'web lb', 'web.x', 'web--x', '-web', '', 'web/'])
+def test_image_names_follow_the_catalog_rule(field, name):
+    with pytest.raises(FleetError) as exc:
+        spec({field: name})
+    assert str(exc.value).startswith('fleet web: %s is ' % field), str(exc.value)
+    with pytest.raises(ChannelError):
+        check_name(name)
+
+
+def test_good_image_names_are_accepted():
+    s = spec({'image': 'web_app-2', 'lb_image': 'lb'})
+    assert (s['image'], s['lb_image']) == ('web_app-2', 'lb')
+
+
+# Instances and the strategy override ------------------------------------------------------------------------
+def test_instances_maximum_is_one_hundred():
+    assert spec({'instances': 100})['instances'] == fleet.MAX_INSTANCES == 100
+    with pytest.raises(FleetError, match='instances.*from 1 to 100'):
+        spec({'instances': 101})
+
+
+def test_rollout_strategy_is_the_strategy_override():
+    s = spec({'rollout_strategy': 'blue_green'})
+    assert s['strategy'] == 'blue_green'
+    assert fleet.override_deprecations({'rollout_strategy': 'blue_green'}) == []
+    assert fleet.overridden_strategy({'rollout_strategy': 'canary'}) == 'canary'
+    assert fleet.overridden_strategy({'max_surge': 2}) is None
+
+
+def test_strategy_override_still_works_with_a_deprecation():
+    s = spec({'strategy': 'canary'})
+    assert s['strategy'] == 'canary'
+    messages = fleet.override_deprecations({'strategy': 'canary'})
+    assert len(messages) == 1 and 'rollout_strategy' in messages[0] and '-e rollout_strategy=canary' in messages[0]
+    assert fleet.overridden_strategy({'strategy': 'canary'}) == 'canary'
+    assert spec({'strategy': 'canary', 'rollout_strategy': 'canary'})['strategy'] == 'canary'
+    with pytest.raises(FleetError, match='disagree'):
+        spec({'strategy': 'canary', 'rollout_strategy': 'rolling'})
+    with pytest.raises(FleetError, match="strategy is 'yolo'"):
+        spec({'rollout_strategy': 'yolo'})
 
 
 # Counts and percentages --------------------------------------------------------------------------------------
