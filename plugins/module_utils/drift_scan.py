@@ -55,7 +55,8 @@ def scan(provider, fleet, diff, runtime_paths, image_name=None):
 
 
 def drift_detail(finding):
-    """One line saying why an instance drifted (for the heal plan and the lock holder)."""
+    """One line saying why an instance drifted (for the heal plan): the other image, and every filesystem change
+    grouped by kind (``2 filesystem change(s) against its image: added /etc/a, /etc/b; deleted /etc/c``)."""
     parts = []
     if finding['image_drift']:
         parts.append('runs image %s, not the fleet revision\'s %s'
@@ -63,8 +64,9 @@ def drift_detail(finding):
     changes = finding['changes']
     count = sum(len(paths) for paths in changes.values())
     if count:
-        first = next('%s %s' % (kind, changes[kind][0]) for kind in ('added', 'changed', 'deleted') if changes[kind])
-        parts.append('%d filesystem change(s) against its image (%s%s)' % (count, first, ', ...' if count > 1 else ''))
+        kinds = ['%s %s' % (kind, ', '.join(changes[kind])) for kind in ('added', 'changed', 'deleted')
+                 if changes[kind]]
+        parts.append('%d filesystem change(s) against its image: %s' % (count, '; '.join(kinds)))
     return '; '.join(parts)
 
 

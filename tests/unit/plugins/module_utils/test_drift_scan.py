@@ -82,6 +82,31 @@ def test_an_instance_of_another_image_is_image_drift(world):
     assert 'runs image sha256:v2' in drift_scan.drift_detail(finding)
 
 
+def test_every_change_of_an_instance_is_shown_in_the_table_and_the_remediation_plan(world):
+    victim = names(world)[0]
+    world.diff.changes = {victim: [('/etc', 0), ('/etc/a.conf', 1), ('/etc/b.conf', 1), ('/etc/passwd', 0),
+                                   ('/usr', 0), ('/usr/bin', 0), ('/usr/bin/curl', 2)]}
+    result = run(world, remediate=True, check_mode=True)
+    changes = ['added /etc/a.conf', 'added /etc/b.conf', 'changed /etc/passwd', 'deleted /usr/bin/curl']
+    # The table: one line per change, the first one on the instance's line.
+    rows = [line for line in result['table'] if any(change in line for change in changes)]
+    assert len(rows) == 4 and [c for c in changes if any(c in line for line in rows)] == changes, result['table']
+    assert rows[0].startswith(victim) and all(not line.startswith(victim) for line in rows[1:])
+    # The remediation plan (what drift.yml and heal.yml print as "would replace NAME (drifted: ...)").
+    planned = result['remediation']['plan']['replace']
+    assert [x['name'] for x in planned] == [victim]
+    assert planned[0]['detail'] == ('4 filesystem change(s) against its image: added /etc/a.conf, /etc/b.conf; '
+                                    'changed /etc/passwd; deleted /usr/bin/curl')
+
+
+def test_drift_detail_names_the_image_and_every_change():
+    finding = {'image_drift': True, 'image_id': 'sha256:' + 'b' * 64, 'expected_image_id': 'sha256:' + 'a' * 64,
+               'changes': {'added': ['/x', '/y'], 'changed': [], 'deleted': ['/z']}}
+    assert drift_scan.drift_detail(finding) == (
+        "runs image sha256:bbbbbbbbbbbb, not the fleet revision's sha256:aaaaaaaaaaaa; "
+        '3 filesystem change(s) against its image: added /x, /y; deleted /z')
+
+
 def test_stopped_instances_are_skipped_not_compared(world):
     victim = names(world)[0]
     world.kill(victim)
