@@ -1,9 +1,11 @@
 # -*- coding: utf-8 -*-
 """Testinfra checks of the haproxy Molecule scenario.
 
-HAProxy is started the way the lb image's command starts it (``haproxy -W -db -f /etc/haproxy/haproxy.cfg``,
-stdout and stderr captured to files), then driven through its runtime API the way the controller drives it:
-servers are added to the empty backend, enabled, put in maintenance and deleted.
+HAProxy is started the way the lb image's entry point starts it (``immutable-lb-start``, which runs ``haproxy -W
+-db -f /etc/haproxy/haproxy.cfg``; stdout and stderr captured to files), then driven through its runtime API the
+way the controller drives it: servers are added to the empty backend, enabled, put in maintenance and deleted. A
+second HAProxy started with seeded servers and ports of its own shows how a new load balancer starts with its
+servers, beside the first one on the same frontend port.
 """
 import json
 import time
@@ -11,6 +13,7 @@ import time
 import pytest
 
 CONFIG = "/etc/haproxy/haproxy.cfg"
+ENTRYPOINT = "/usr/local/sbin/immutable-lb-start"
 SOCKET = "/run/haproxy/admin.sock"
 RUNTIME_API = "127.0.0.1:9999"
 FRONTEND = "http://127.0.0.1:8080"
@@ -102,7 +105,7 @@ def stat(host, server):
 def haproxy(host):
     """Starts HAProxy once as the image's command does and waits for its runtime API."""
     if host.run("test -S %s", SOCKET).rc != 0:
-        host.run_expect([0], "setsid haproxy -W -db -f %s >%s 2>&1 </dev/null &", CONFIG, STDOUT)
+        host.run_expect([0], "setsid %s >%s 2>&1 </dev/null &", ENTRYPOINT, STDOUT)
     cli(host, "show info")
     return host
 
@@ -195,5 +198,36 @@ def test_stats_page_serves_html_and_csv(haproxy):
 
 def test_master_runs_as_root_and_worker_as_haproxy(haproxy, processes_of):
     processes = processes_of(haproxy)
-    uids = sorted(uid for cmdline, uid in processes if cmdline.startswith("haproxy -W -db"))
+    uids = sorted(uid for cmdline, uid in processes if cmdline.startswith("/usr/sbin/haproxy -W -db -f %s" % CONFIG))
     assert uids == [0, haproxy.user("haproxy").uid]
+
+
+SEED = "s1 127.0.0.1:18081 100;s2 127.0.0.1:18082 0"
+SEED_ENV = "IMMUTABLE_LB_SERVERS='%s' IMMUTABLE_LB_CHECK='%s' IMMUTABLE_LB_API_PORT=19999 IMMUTABLE_LB_STATS_PORT=18404" % (
+    SEED, CHECK)
+
+
+def test_entry_point_seeds_the_servers_it_is_given(host):
+    result = host.run("env %s %s -c" % (SEED_ENV, ENTRYPOINT))
+    assert result.rc == 0, result.stdout + result.stderr
+    seeded = host.file("/run/haproxy/seeded.cfg").content_string
+    backend = seeded[seeded.index("backend %s" % BACKEND):]
+    assert "    server s1 127.0.0.1:18081 weight 100 %s\n" % CHECK in backend
+    assert "    server s2 127.0.0.1:18082 weight 0 %s\n" % CHECK in backend
+
+
+def test_a_seeded_haproxy_serves_its_servers_from_the_start_beside_the_first_one(haproxy, apps):
+    """Its own runtime API and stats ports; the frontend port is shared with the running one (SO_REUSEPORT).
+    Last in this file: it takes over the unix socket path of the first one."""
+    pid = haproxy.check_output("env %s setsid %s >/tmp/seeded.log 2>&1 </dev/null & echo $!" % (SEED_ENV, ENTRYPOINT))
+    try:
+        state = cli(haproxy, "show servers state %s" % BACKEND, target="127.0.0.1:19999")[0]
+        rows = [row.split() for row in state.splitlines()[1:] if row.strip() and not row.startswith("#")]
+        assert sorted((row[3], row[7]) for row in rows) == [("s1", "100"), ("s2", "0")]
+        # The first one is untouched (asked on its TCP port: both share this host's unix socket path, which the
+        # second one took over; in the image each generation has its own container).
+        first = cli(haproxy, "show servers state %s" % BACKEND, target=RUNTIME_API)[0]
+        assert [row for row in first.splitlines()[1:] if row.strip() and not row.startswith("#")] == []
+        assert "Name: HAProxy" in cli(haproxy, "show info", target="127.0.0.1:19999")[0]
+    finally:
+        haproxy.run("kill %s", pid)
