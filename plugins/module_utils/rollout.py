@@ -954,6 +954,8 @@ class FleetEngine:
             lb_action = 'create'
         elif not state.lb.running:
             lb_action = 'recreate'
+        elif lb_image and state.lb.image_id != lb_image['id']:
+            lb_action = 'roll'
 
         surge, unavailable = rolling_limits(spec)
         old_names = [i.name for i in sorted(others, key=_age_key)] + [i.name for i in c.surplus]
@@ -1065,16 +1067,57 @@ class FleetEngine:
             return self._execute(state, plan, target, lb_image, result, rollback_of)
 
     def check_lb(self, lb, lb_image):
+        """A new lb image is rolled in (when the provider can); a new listen address is refused."""
         if lb is None or not lb.running or lb_image is None:
             return
         listen = self.spec['listen']
-        if lb.image_id != lb_image['id'] or lb.listen != listen:
+        if lb.listen != listen or (lb.image_id != lb_image['id'] and not lb.can_roll):
             raise FleetError(
-                'the load balancer %s of fleet %s runs lb %s (%s) on %s, the spec asks for lb %s (%s) on %s: a rollout '
-                'does not replace a fleet\'s load balancer (that would interrupt service). Keep lb_version and listen '
-                'as they are, or remove the fleet (fleet_rollout state=absent) and deploy it again.'
+                'the load balancer %s of fleet %s runs lb %s (%s) on %s, the spec asks for lb %s (%s) on %s: %s. Keep '
+                '%s as it is, or remove the fleet (fleet_rollout state=absent) and deploy it again.'
                 % (lb.name, self.fleet, lb.version, lb.image_id[:19], lb.listen, lb_image['version'],
-                   lb_image['id'][:19], listen))
+                   lb_image['id'][:19], listen,
+                   'a rollout does not move a load balancer to another address (clients would lose it)'
+                   if lb.listen != listen else 'this load balancer was created before load balancers could be rolled, '
+                   'so a new lb_version would interrupt service', 'listen' if lb.listen != listen else 'lb_version'))
+
+    def roll_lb(self, lb_image):
+        """Roll the running load balancer to ``lb_image`` without a failed request: the new one starts beside
+        it with the same servers (at their weights) in its backend, takes its listening socket over, and the
+        old one soft-stops once the new one's runtime API answers and sees the servers up."""
+        api = self.lb_api()
+        if api is None:
+            raise StepFailed('the load balancer of fleet %s is not running' % self.fleet)
+        try:
+            servers = api.servers()
+        except HAProxyError as exc:
+            raise StepFailed(str(exc))
+        seeds = [{'name': n, 'address': s['addr'], 'port': s['port'], 'weight': s['weight']}
+                 for n, s in sorted(servers.items()) if s.get('admin') == 'ready']
+        nxt = self.provider.start_next_load_balancer(self.fleet, lb_image['id'], lb_image['version'], seeds,
+                                                     self.lb_check())
+        self.log('started load balancer lb %s beside the running one, serving %s' % (
+            lb_image['version'], ', '.join(s['name'] for s in seeds) or 'no server'))
+        new_api = self.lb_factory(nxt)
+        try:
+            new_api.wait_ready(timeout=20, sleep=self.sleep, clock=self.clock)
+            deadline = self.clock() + 10
+            while True:
+                seen = new_api.servers()
+                down = [s['name'] for s in seeds if servers[s['name']].get('up') and not (seen.get(s['name']) or {})
+                        .get('up')]
+                if not down:
+                    break
+                if self.clock() >= deadline:
+                    raise StepFailed('the new load balancer does not see %s up' % ', '.join(down))
+                self.sleep(0.2)
+        except HAProxyError as exc:
+            raise StepFailed('the new load balancer (lb %s) does not answer: %s' % (lb_image['version'], exc))
+        lb = self.provider.finish_load_balancer_roll(self.fleet, self.spec['drain_timeout'] + 5)
+        self._api = None
+        self.log('rolled the load balancer to lb %s (%s); the old one finished its requests and stopped'
+                 % (lb_image['version'], lb.name))
+        return lb
 
     def _result(self, plan, target, outcome):
         return {
@@ -1139,6 +1182,8 @@ class FleetEngine:
         surge, unavailable = rolling_limits(spec)
         try:
             self.ensure_lb(lb_image)
+            if plan['lb'] == 'roll':
+                self.roll_lb(lb_image)
             self.normalize(target)
             if plan['strategy'] == 'blue_green':
                 self.run_blue_green(target, revision)
@@ -1147,7 +1192,8 @@ class FleetEngine:
             else:
                 self.run_rolling(target, revision, surge, unavailable)
             self.prune_stopped(target)
-        except (StepFailed, ProviderError, HAProxyError) as exc:
+        except (StepFailed, ProviderError, HAProxyError, FleetError) as exc:
+            # FleetError: a look at the fleet failed mid-run (a load balancer killed while it was asked).
             if isinstance(exc, StepFailed) and exc.detail:
                 self.analysis = exc.detail
             self.log('FAILED: %s' % exc)

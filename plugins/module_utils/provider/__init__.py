@@ -30,6 +30,7 @@ LABEL_LISTEN = LABEL_PREFIX + 'listen'
 
 ROLE_INSTANCE = 'instance'
 ROLE_LB = 'lb'
+ROLE_LB_HOLDER = 'lb-holder'
 ROLE_LOCK = 'lock'
 
 
@@ -103,8 +104,11 @@ class Instance:
 class LoadBalancer:
     """A fleet's load balancer: ``api`` and ``stats`` are ``(host, port)`` the controller reaches."""
 
-    def __init__(self, name, id, fleet, image_id, version, listen, state, api=None, stats=None):
+    def __init__(self, name, id, fleet, image_id, version, listen, state, api=None, stats=None, can_roll=False):
         self.name = name
+        # The provider can start a new load balancer beside this one on the same listen address and hand the
+        # traffic over without a failed request (``roll_load_balancer``).
+        self.can_roll = can_roll
         self.id = id
         self.fleet = fleet
         self.image_id = image_id
@@ -128,6 +132,7 @@ class LoadBalancer:
             'state': self.state,
             'api': '%s:%s' % self.api if self.api else None,
             'stats': '%s:%s' % self.stats if self.stats else None,
+            'can_roll': self.can_roll,
         }
 
 
@@ -174,6 +179,17 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     def remove_load_balancer(self, fleet):
         """Remove the fleet's load balancer; a missing one is not an error."""
+
+    def start_next_load_balancer(self, fleet, image_id, version, servers=None, check=None):
+        """Start a new load balancer of ``image_id`` beside the running one (``can_roll``), on the same listen
+        address and sharing its listening socket, seeded like ``create_load_balancer``; returns it (its ``api``
+        is its own). The running one keeps serving until ``finish_load_balancer_roll``."""
+        raise ProviderError('this provider cannot replace a running load balancer')
+
+    def finish_load_balancer_roll(self, fleet, timeout):
+        """Soft-stop the old load balancer (it finishes its requests, within ``timeout`` seconds) and make the
+        one ``start_next_load_balancer`` started the fleet's load balancer; returns it."""
+        raise ProviderError('this provider cannot replace a running load balancer')
 
     # Records kept in the engine ---------------------------------------------------------------------------
     @abc.abstractmethod

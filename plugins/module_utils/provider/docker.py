@@ -27,13 +27,15 @@ import datetime
 import io
 import json
 import tarfile
+import time
 import uuid
 
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import check_settings, seed_servers
 from ansible_collections.immutable.infra.plugins.module_utils.images import LABEL_BAKE_CONTAINER
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
     LABEL_FLEET, LABEL_IMAGE_ID, LABEL_LISTEN, LABEL_PREFIX, LABEL_REVISION, LABEL_ROLE, LABEL_SERVICE_PORT,
-    LABEL_VERSION, ROLE_INSTANCE, ROLE_LB, ROLE_LOCK, Instance, LoadBalancer, LockHeld, Provider, ProviderError,
+    LABEL_VERSION, ROLE_INSTANCE, ROLE_LB, ROLE_LB_HOLDER, ROLE_LOCK, Instance, LoadBalancer, LockHeld, Provider,
+    ProviderError,
 )
 
 try:
@@ -53,6 +55,16 @@ HISTORY_LIMIT = 50
 LB_FRONTEND_PORT = 8080
 LB_API_PORT = 9999
 LB_STATS_PORT = 8404
+# Two generations of a load balancer share the holder's network namespace while the newer one takes over: each
+# has a slot, that is its own runtime API and stats ports (the lb image reads them from its environment).
+LB_API_PORTS = (LB_API_PORT, 9998)
+LB_STATS_PORTS = (LB_STATS_PORT, 8403)
+LABEL_LB_SLOT = LABEL_PREFIX + 'lb-slot'
+# The runtime API's unix socket folder, shared by the generations: the new one takes the listening socket of
+# the old one through it (HAProxy's -x), so no connection waiting to be accepted is lost.
+LB_RUN_DIR = '/run/haproxy'
+# What the holder runs: nothing, until it is told to stop.
+HOLDER_COMMAND = ['-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done']
 
 
 def _empty_tar():
@@ -94,6 +106,18 @@ class DockerProvider(Provider):
         return '%s-lb' % fleet
 
     @staticmethod
+    def lb_next_name(fleet):
+        return '%s-lb-next' % fleet
+
+    @staticmethod
+    def lb_holder_name(fleet):
+        return '%s-lb-holder' % fleet
+
+    @staticmethod
+    def lb_volume_name(fleet):
+        return '%s-lb-run' % fleet
+
+    @staticmethod
     def lock_name(fleet):
         return '%s-lock' % fleet
 
@@ -125,14 +149,20 @@ class DockerProvider(Provider):
                    labels={LABEL_FLEET: fleet}, check_duplicate=True)
         return name
 
-    def _run(self, what, image_id, name, labels, ports, port_bindings, fleet, command=None, environment=None):
+    def _run(self, what, image_id, name, labels, ports, port_bindings, fleet, command=None, environment=None,
+             entrypoint=None):
         """Create and start a container on the fleet network; removed again when it cannot start."""
         network = self._ensure_network(fleet)
         host_config = self.api.create_host_config(port_bindings=port_bindings)
         networking = self.api.create_networking_config({network: self.api.create_endpoint_config()})
         created = self._call('cannot create %s' % what, self.api.create_container, image_id, name=name,
                              labels=labels, ports=list(ports), host_config=host_config, networking_config=networking,
-                             hostname=name, detach=True, command=command, environment=environment)
+                             hostname=name, detach=True, command=command, environment=environment,
+                             entrypoint=entrypoint)
+        return self._start(what, created['Id'])
+
+    def _start(self, what, container_id):
+        created = {'Id': container_id}
         try:
             self.api.start(created['Id'])
         except (APIError, DockerException) as exc:
@@ -230,55 +260,172 @@ class DockerProvider(Provider):
             raise ProviderError('cannot compare instance %s with its image: %s' % (instance.name, exc))
 
     # Load balancer --------------------------------------------------------------------------------------
+    # The load balancer is two kinds of containers: a holder `<fleet>-lb-holder` on the fleet network that runs
+    # nothing but owns the network namespace and the published ports (frontend on the listen address, both
+    # slots' runtime API and stats ports on 127.0.0.1), and HAProxy `<fleet>-lb` in the holder's namespace. To
+    # roll HAProxy to a new image, `<fleet>-lb-next` starts in the same namespace on the other slot, takes the
+    # listening socket over, and the old one soft-stops; then the new one is renamed `<fleet>-lb`.
+    def _lb(self, fleet, attrs):
+        labels = attrs['Config'].get('Labels') or {}
+        name = attrs['Name'].lstrip('/')
+        if labels.get(LABEL_FLEET) != fleet or labels.get(LABEL_ROLE) != ROLE_LB:
+            raise ProviderError('container %s exists but is not the load balancer of fleet %s: remove or rename it'
+                                % (name, fleet))
+        state = attrs['State']['Status']
+        mode = attrs['HostConfig'].get('NetworkMode') or ''
+        if not mode.startswith('container:'):
+            # A load balancer created before holders existed: its own ports, it cannot be rolled.
+            ports = attrs['NetworkSettings'].get('Ports')
+            running = state == 'running'
+            return LoadBalancer(
+                name=name, id=attrs['Id'], fleet=fleet, image_id=labels.get(LABEL_IMAGE_ID),
+                version=labels.get(LABEL_VERSION), listen=labels.get(LABEL_LISTEN), state=state,
+                api=self._published(ports, LB_API_PORT) if running else None,
+                stats=self._published(ports, LB_STATS_PORT) if running else None)
+        holder = self._inspect(mode[len('container:'):])
+        if holder is None or holder['State']['Status'] != 'running':
+            state = 'without its holder (%s)' % (holder['State']['Status'] if holder else 'missing')
+        elif (holder['State'].get('StartedAt') or '') > (attrs['State'].get('StartedAt') or ''):
+            state = 'detached (its holder restarted after it)'
+        slot = _int(labels.get(LABEL_LB_SLOT))
+        running = state == 'running'
+        ports = holder['NetworkSettings'].get('Ports') if running else None
+        return LoadBalancer(
+            name=name, id=attrs['Id'], fleet=fleet, image_id=labels.get(LABEL_IMAGE_ID),
+            version=labels.get(LABEL_VERSION), listen=labels.get(LABEL_LISTEN), state=state,
+            api=self._published(ports, LB_API_PORTS[slot]) if running else None,
+            stats=self._published(ports, LB_STATS_PORTS[slot]) if running else None, can_roll=True)
+
     def load_balancer(self, fleet):
         attrs = self._inspect(self.lb_name(fleet))
         if attrs is None:
-            return None
-        labels = attrs['Config'].get('Labels') or {}
-        if labels.get(LABEL_FLEET) != fleet or labels.get(LABEL_ROLE) != ROLE_LB:
-            raise ProviderError('container %s exists but is not the load balancer of fleet %s: remove or rename it'
-                                % (self.lb_name(fleet), fleet))
-        ports = attrs['NetworkSettings'].get('Ports')
-        running = attrs['State']['Status'] == 'running'
-        return LoadBalancer(
-            name=self.lb_name(fleet), id=attrs['Id'], fleet=fleet, image_id=labels.get(LABEL_IMAGE_ID),
-            version=labels.get(LABEL_VERSION), listen=labels.get(LABEL_LISTEN), state=attrs['State']['Status'],
-            api=self._published(ports, LB_API_PORT) if running else None,
-            stats=self._published(ports, LB_STATS_PORT) if running else None)
+            nxt = self._inspect(self.lb_next_name(fleet))
+            if nxt is None:
+                return None
+            # A roll was cut short after the old one was removed: the new one is the load balancer.
+            self._call('cannot rename %s' % self.lb_next_name(fleet), self.api.rename, nxt['Id'], self.lb_name(fleet))
+            attrs = self._inspect(self.lb_name(fleet))
+            if attrs is None:
+                return None
+        return self._lb(fleet, attrs)
 
-    def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port, servers=None, check=None):
-        name = self.lb_name(fleet)
-        # The lb image's entry point starts HAProxy with these servers in its backend (see roles/haproxy).
-        environment = {}
-        if servers:
-            environment['IMMUTABLE_LB_SERVERS'] = seed_servers(servers)
-            if check:
-                environment['IMMUTABLE_LB_CHECK'] = check_settings(check)
+    def _lb_labels(self, fleet, image_id, version, listen, slot=None):
         labels = {
             LABEL_BAKE_CONTAINER: '',
             LABEL_FLEET: fleet,
             LABEL_ROLE: ROLE_LB,
             LABEL_VERSION: version,
             LABEL_IMAGE_ID: image_id,
-            LABEL_LISTEN: '%s:%d' % (listen_host, listen_port),
+            LABEL_LISTEN: listen,
         }
-        bindings = {
-            LB_FRONTEND_PORT: (listen_host, int(listen_port)),
-            LB_API_PORT: ('127.0.0.1',),
-            LB_STATS_PORT: ('127.0.0.1',),
-        }
-        self._run('the load balancer %s of fleet %s on %s:%s' % (name, fleet, listen_host, listen_port), image_id,
-                  name, labels, [LB_FRONTEND_PORT, LB_API_PORT, LB_STATS_PORT], bindings, fleet,
-                  environment=environment or None)
+        if slot is not None:
+            labels[LABEL_LB_SLOT] = str(slot)
+        return labels
+
+    def _ensure_holder(self, fleet, image_id, listen_host, listen_port):
+        """The running holder of the fleet's load balancer on ``listen_host:listen_port`` (created when missing)."""
+        name = self.lb_holder_name(fleet)
+        listen = '%s:%d' % (listen_host, listen_port)
+        attrs = self._inspect(name)
+        if attrs is not None:
+            labels = attrs['Config'].get('Labels') or {}
+            if labels.get(LABEL_FLEET) != fleet or labels.get(LABEL_ROLE) != ROLE_LB_HOLDER:
+                raise ProviderError('container %s exists but is not the load balancer holder of fleet %s: remove or '
+                                    'rename it' % (name, fleet))
+            if attrs['State']['Status'] == 'running' and labels.get(LABEL_LISTEN) == listen:
+                return attrs['Id']
+            self._remove_container(name, 'the load balancer holder of fleet %s' % fleet)
+        labels = {LABEL_BAKE_CONTAINER: '', LABEL_FLEET: fleet, LABEL_ROLE: ROLE_LB_HOLDER, LABEL_LISTEN: listen}
+        bindings = {LB_FRONTEND_PORT: (listen_host, int(listen_port))}
+        for port in LB_API_PORTS + LB_STATS_PORTS:
+            bindings[port] = ('127.0.0.1',)
+        return self._run('the load balancer holder %s of fleet %s on %s' % (name, fleet, listen), image_id, name,
+                         labels, [LB_FRONTEND_PORT] + list(LB_API_PORTS + LB_STATS_PORTS), bindings, fleet,
+                         command=HOLDER_COMMAND, entrypoint=['/bin/sh'])
+
+    def _start_generation(self, fleet, name, holder_id, image_id, version, listen, slot, servers, check, take_over):
+        volume = self.lb_volume_name(fleet)
+        if not self._call('cannot list volumes', self.api.volumes, filters={'name': volume}).get('Volumes'):
+            self._call('cannot create volume %s' % volume, self.api.create_volume, volume,
+                       labels={LABEL_FLEET: fleet})
+        # The lb image's entry point: seeded servers, this slot's ports, and -x to take the listening socket
+        # over from the generation that runs (see roles/haproxy).
+        environment = {'IMMUTABLE_LB_API_PORT': str(LB_API_PORTS[slot]),
+                       'IMMUTABLE_LB_STATS_PORT': str(LB_STATS_PORTS[slot])}
+        if servers:
+            environment['IMMUTABLE_LB_SERVERS'] = seed_servers(servers)
+            if check:
+                environment['IMMUTABLE_LB_CHECK'] = check_settings(check)
+        if take_over:
+            environment['IMMUTABLE_LB_TAKE_OVER'] = '1'
+        host_config = self.api.create_host_config(network_mode='container:%s' % holder_id,
+                                                  binds={volume: {'bind': LB_RUN_DIR, 'mode': 'rw'}})
+        what = 'the load balancer %s of fleet %s on %s' % (name, fleet, listen)
+        created = self._call('cannot create %s' % what, self.api.create_container, image_id, name=name,
+                             labels=self._lb_labels(fleet, image_id, version, listen, slot), host_config=host_config,
+                             detach=True, environment=environment)
+        self._start(what, created['Id'])
+        attrs = self._inspect(created['Id'])
+        if attrs is None:
+            raise ProviderError('%s disappeared while starting' % what)
+        return self._lb(fleet, attrs)
+
+    def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port, servers=None, check=None):
+        self.remove_load_balancer(fleet, keep_holder=True)
+        holder_id = self._ensure_holder(fleet, image_id, listen_host, listen_port)
+        return self._start_generation(fleet, self.lb_name(fleet), holder_id, image_id, version,
+                                      '%s:%d' % (listen_host, listen_port), 0, servers, check, take_over=False)
+
+    def start_next_load_balancer(self, fleet, image_id, version, servers=None, check=None):
+        current = self.load_balancer(fleet)
+        if current is None or not current.running or not current.can_roll:
+            raise ProviderError('the load balancer of fleet %s cannot be rolled: %s' % (
+                fleet, 'it was created before load balancers could be rolled (remove the fleet and deploy it again '
+                'once)' if current is not None and current.running else 'it is not running'))
+        attrs = self._inspect(current.id)
+        holder_id = attrs['HostConfig']['NetworkMode'][len('container:'):]
+        slot = 1 - _int((attrs['Config'].get('Labels') or {}).get(LABEL_LB_SLOT))
+        self._remove_container(self.lb_next_name(fleet), 'a load balancer left by an interrupted roll')
+        return self._start_generation(fleet, self.lb_next_name(fleet), holder_id, image_id, version, current.listen,
+                                      slot, servers, check, take_over=True)
+
+    def finish_load_balancer_roll(self, fleet, timeout):
+        old = self._inspect(self.lb_name(fleet))
+        nxt = self._inspect(self.lb_next_name(fleet))
+        if nxt is None:
+            raise ProviderError('fleet %s has no new load balancer to hand over to' % fleet)
+        if old is not None:
+            # SIGUSR1: HAProxy's soft stop. It stops accepting, finishes the requests it has, and exits.
+            try:
+                self.api.kill(old['Id'], signal='SIGUSR1')
+            except (APIError, DockerException):
+                pass
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                attrs = self._inspect(old['Id'])
+                if attrs is None or attrs['State']['Status'] != 'running':
+                    break
+                time.sleep(0.2)
+            self._remove_container(old['Id'], 'the old load balancer of fleet %s' % fleet)
+        self._call('cannot rename %s' % self.lb_next_name(fleet), self.api.rename, nxt['Id'], self.lb_name(fleet))
         return self.load_balancer(fleet)
 
-    def remove_load_balancer(self, fleet):
+    def _remove_container(self, ref, what):
         try:
-            self.api.remove_container(self.lb_name(fleet), force=True, v=True)
+            self.api.remove_container(ref, force=True, v=True)
         except NotFound:
             return
         except (APIError, DockerException) as exc:
-            raise ProviderError('cannot remove the load balancer of fleet %s: %s' % (fleet, exc))
+            if 'is already in progress' in str(exc):
+                return
+            raise ProviderError('cannot remove %s: %s' % (what, exc))
+
+    def remove_load_balancer(self, fleet, keep_holder=False):
+        names = [self.lb_next_name(fleet), self.lb_name(fleet)]
+        if not keep_holder:
+            names.append(self.lb_holder_name(fleet))
+        for name in names:
+            self._remove_container(name, 'the load balancer %s of fleet %s' % (name, fleet))
 
     # Lock -----------------------------------------------------------------------------------------------
     def _marker_image(self):
@@ -374,7 +521,7 @@ class DockerProvider(Provider):
         for summary in self._call('cannot list containers', self.api.containers, all=True,
                                   filters={'label': LABEL_FLEET}):
             labels = summary.get('Labels') or {}
-            if labels.get(LABEL_ROLE) in (ROLE_INSTANCE, ROLE_LB):
+            if labels.get(LABEL_ROLE) in (ROLE_INSTANCE, ROLE_LB, ROLE_LB_HOLDER):
                 names.add(labels[LABEL_FLEET])
         for image in self._call('cannot list images', self.api.images, filters={'label': LABEL_HISTORY_OF}):
             names.add((image.get('Labels') or {}).get(LABEL_HISTORY_OF))
@@ -387,6 +534,14 @@ class DockerProvider(Provider):
             except (APIError, DockerException, ImageNotFound):
                 pass
         self.release_lock(fleet)
+        self.remove_load_balancer(fleet)
+        volume = self.lb_volume_name(fleet)
+        try:
+            self.api.remove_volume(volume, force=True)
+        except NotFound:
+            pass
+        except (APIError, DockerException) as exc:
+            raise ProviderError('cannot remove volume %s: %s' % (volume, exc))
         name = self.network_name(fleet)
         for net in self._call('cannot list networks', self.api.networks, names=[name]):
             if net.get('Name') == name and (net.get('Labels') or {}).get(LABEL_FLEET) == fleet:

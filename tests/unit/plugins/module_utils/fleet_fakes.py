@@ -104,7 +104,7 @@ class FakeProvider(Provider):
     def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port, servers=None, check=None):
         self.lb = LoadBalancer('%s-lb' % fleet, 'lbid', fleet, image_id, version,
                                '%s:%d' % (listen_host, listen_port), 'running', ('127.0.0.1', 9999),
-                               ('127.0.0.1', 8404))
+                               ('127.0.0.1', 8404), can_roll=True)
         self.calls.append(('create_lb', self.lb.name, tuple(s['name'] for s in servers or ())))
         if self.on_create_lb:
             self.on_create_lb(servers or [])
@@ -112,6 +112,22 @@ class FakeProvider(Provider):
 
     def remove_load_balancer(self, fleet):
         self.lb = None
+
+    def start_next_load_balancer(self, fleet, image_id, version, servers=None, check=None):
+        self.next_lb = LoadBalancer('%s-lb-next' % fleet, 'lbnext', fleet, image_id, version, self.lb.listen,
+                                    'running', ('127.0.0.1', 9998), ('127.0.0.1', 8403), can_roll=True)
+        self.calls.append(('start_next_lb', image_id, tuple(s['name'] for s in servers or ())))
+        self.on_start_next_lb(servers or [])
+        return self.next_lb
+
+    def finish_load_balancer_roll(self, fleet, timeout):
+        nxt = self.next_lb
+        self.lb = LoadBalancer(self.lb.name, nxt.id, fleet, nxt.image_id, nxt.version, nxt.listen, 'running',
+                               nxt.api, nxt.stats, can_roll=True)
+        self.next_lb = None
+        self.calls.append(('finish_lb_roll', nxt.image_id))
+        self.on_finish_lb_roll()
+        return self.lb
 
     # records
     def acquire_lock(self, fleet, holder):
@@ -257,6 +273,23 @@ class World:
         # status, while the load balancer's own checks have not seen it fail yet (HAProxy needs `fall` of them).
         self.answers_after = {}
         self.provider.on_create_lb = lambda servers: self.lb.start_with(servers)
+        self.provider.on_start_next_lb = self._start_next_lb
+        self.provider.on_finish_lb_roll = self._finish_lb_roll
+        self.next_lb = None
+        self.old_lb = None
+
+    def _start_next_lb(self, servers):
+        self.next_lb = type(self.lb)(self.provider, self.status_of_image, *self._lb_extra())
+        self.next_lb.start_with(servers)
+
+    def _lb_extra(self):
+        return ()
+
+    def _finish_lb_roll(self):
+        self.old_lb, self.lb, self.next_lb = self.lb, self.next_lb, None
+
+    def lb_of(self, lb):
+        return self.next_lb if lb.id == 'lbnext' and self.next_lb is not None else self.lb
 
 
     def status_of_image(self, image_id):
@@ -274,7 +307,7 @@ class World:
     def engine(self, spec=None, **kwargs):
         from ansible_collections.immutable.infra.plugins.module_utils.rollout import FleetEngine
         return FleetEngine(self.provider, 'web', spec or make_spec(), http=self.http, sleep=self.clock.sleep,
-                           clock=self.clock, now=lambda: '2026-01-01T00:00:00Z', lb_factory=lambda lb: self.lb,
+                           clock=self.clock, now=lambda: '2026-01-01T00:00:00Z', lb_factory=self.lb_of,
                            hostname='ctl', pid=4242, **kwargs)
 
     def running_versions(self):

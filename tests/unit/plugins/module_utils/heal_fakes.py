@@ -66,6 +66,9 @@ class HealWorld(World):
     def healer(self, unhealthy_after=30, watch=True, spec=None):
         return heal.Healer(self.engine(spec), unhealthy_after, watch)
 
+    def _lb_extra(self):
+        return (self.sick,)
+
     def running(self):
         return sorted(n for n, i in self.provider.items.items() if i.state == 'running')
 

@@ -481,6 +481,30 @@ def store_of(world):
     return Store()
 
 
+def test_a_new_lb_version_rolls_the_load_balancer_with_every_server_in_the_new_one(world):
+    """issue 10, item 5: a new lb_version replaces the load balancer under traffic; the new one starts with
+    the serving instances, and the instances are kept."""
+    deploy(world)
+    before = sorted(world.provider.items)
+    new_lb = dict(LB_IMAGE, id='sha256:lb2', version='1.1.0')
+    check = world.engine().rollout(target('sha256:v1'), new_lb, check_mode=True)
+    assert check['changed'] and check['plan']['lb'] == 'roll'
+    assert not [c for c in world.provider.calls if c[0] == 'start_next_lb']
+    result = world.engine().rollout(target('sha256:v1'), new_lb)
+    assert result['outcome'] == 'succeeded'
+    assert [c[0] for c in world.provider.calls if 'lb' in c[0]][-2:] == ['start_next_lb', 'finish_lb_roll']
+    assert world.provider.lb.image_id == 'sha256:lb2' and sorted(world.provider.items) == before
+    assert world.lb.capacity[0] == 3 and world.serving_versions() == ['1.0.0'] * 3
+    assert world.engine().rollout(target('sha256:v1'), new_lb)['changed'] is False
+
+
+def test_a_load_balancer_that_cannot_roll_refuses_a_new_lb_version(world):
+    deploy(world)
+    world.provider.lb.can_roll = False
+    with pytest.raises(FleetError, match='created before load balancers could be rolled'):
+        world.engine().rollout(target('sha256:v1'), dict(LB_IMAGE, id='sha256:lb2', version='1.1.0'))
+
+
 def test_crashed_instance_is_replaced_not_restarted(world):
     deploy(world)
     victim = sorted(world.provider.items)[0]
@@ -500,11 +524,13 @@ def test_scale_up_keeps_the_revision_without_a_history_entry(world):
     assert set(i.revision for i in world.provider.items.values()) == {1}
 
 
-def test_lb_spec_change_fails_before_anything_changes(world):
+def test_listen_change_fails_before_anything_changes(world):
+    """A new lb_version rolls the load balancer (test above); a new listen address would lose the clients."""
     deploy(world)
-    other_lb = dict(LB_IMAGE, id='sha256:lb2', version='1.1.0')
-    with pytest.raises(FleetError, match='does not replace'):
-        world.engine().rollout(target('sha256:v2'), other_lb)
+    calls = list(world.provider.calls)
+    with pytest.raises(FleetError, match='does not move a load balancer to another address'):
+        world.engine(make_spec(listen='127.0.0.1:8081')).rollout(target('sha256:v2'), LB_IMAGE)
+    assert world.provider.calls == calls and not world.provider.history[-1]['outcome'] == 'in_progress'
 
 
 def test_destroy_removes_everything(world):
