@@ -778,6 +778,8 @@ class FleetEngine:
             self.log('the load balancer has no servers: putting back %s' % ', '.join(i.name for i in c.adopt))
             self.gate(c.adopt)
             self.admit(c.adopt)
+            # Watched like the instances of any step: the strategy's next looks and its end see a failure.
+            self.watch(c.adopt, self.spec['monitor'])
         if c.unestablished or c.orphans:
             self.log('taking out instances not in normal service (left by an interrupted or failed step): %s'
                      % ', '.join(i.name for i in c.unestablished + c.orphans))

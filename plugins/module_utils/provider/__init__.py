@@ -27,6 +27,8 @@ LABEL_REVISION = LABEL_PREFIX + 'revision'
 LABEL_IMAGE_ID = LABEL_PREFIX + 'image-id'
 LABEL_SERVICE_PORT = LABEL_PREFIX + 'service-port'
 LABEL_LISTEN = LABEL_PREFIX + 'listen'
+# The image repository a fleet belongs to, on every container, network and record of the fleet.
+LABEL_REPOSITORY = LABEL_PREFIX + 'repository'
 
 ROLE_INSTANCE = 'instance'
 ROLE_LB = 'lb'

@@ -33,7 +33,8 @@ import uuid
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import check_settings, seed_servers
 from ansible_collections.immutable.infra.plugins.module_utils.images import LABEL_BAKE_CONTAINER
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
-    LABEL_FLEET, LABEL_IMAGE_ID, LABEL_LISTEN, LABEL_PREFIX, LABEL_REVISION, LABEL_ROLE, LABEL_SERVICE_PORT,
+    LABEL_FLEET, LABEL_IMAGE_ID, LABEL_LISTEN, LABEL_PREFIX, LABEL_REPOSITORY, LABEL_REVISION, LABEL_ROLE,
+    LABEL_SERVICE_PORT,
     LABEL_VERSION, ROLE_INSTANCE, ROLE_LB, ROLE_LB_HOLDER, ROLE_LOCK, Instance, LoadBalancer, LockHeld, Provider,
     ProviderError,
 )
@@ -122,6 +123,23 @@ class DockerProvider(Provider):
         return '%s-lock' % fleet
 
     # Helpers --------------------------------------------------------------------------------------------
+    def _own(self, fleet, labels, what):
+        """Fail when ``labels`` (of a container, network or record) say the fleet belongs to another repository.
+        A fleet's name is unique on an engine (its containers are named after it), and the fleet belongs to the
+        repository its images and records are in; records made before the label existed are accepted."""
+        repository = (labels or {}).get(LABEL_REPOSITORY)
+        if repository and repository != self.repository:
+            raise ProviderError('fleet %s on this engine belongs to the image repository %s (its %s says so), not to %s: '
+                                'run with -e image_repository=%s, or give this fleet another name'
+                                % (fleet, repository, what, self.repository, repository))
+
+    def _ours(self, image):
+        """True when a record image belongs to this provider's repository (label, else its tags)."""
+        labels = image.get('Labels') or {}
+        if labels.get(LABEL_REPOSITORY):
+            return labels[LABEL_REPOSITORY] == self.repository
+        return any(tag.startswith(self.repository + '/') for tag in image.get('RepoTags') or [])
+
     def _call(self, what, func, *args, **kwargs):
         try:
             return func(*args, **kwargs)
@@ -144,9 +162,10 @@ class DockerProvider(Provider):
                 if (net.get('Labels') or {}).get(LABEL_FLEET) != fleet:
                     raise ProviderError('network %s exists but is not the network of fleet %s (no %s=%s label): '
                                         'remove or rename it' % (name, fleet, LABEL_FLEET, fleet))
+                self._own(fleet, net.get('Labels'), 'network %s' % name)
                 return name
         self._call('cannot create network %s' % name, self.api.create_network, name, driver='bridge',
-                   labels={LABEL_FLEET: fleet}, check_duplicate=True)
+                   labels={LABEL_FLEET: fleet, LABEL_REPOSITORY: self.repository}, check_duplicate=True)
         return name
 
     def _run(self, what, image_id, name, labels, ports, port_bindings, fleet, command=None, environment=None,
@@ -206,6 +225,7 @@ class DockerProvider(Provider):
         for summary in summaries:
             attrs = self._inspect(summary['Id'])
             if attrs is not None:
+                self._own(fleet, attrs['Config'].get('Labels'), 'instance %s' % attrs['Name'].lstrip('/'))
                 found.append(self._instance(attrs))
         return sorted(found, key=lambda i: (i.revision, i.created or '', i.name))
 
@@ -214,6 +234,7 @@ class DockerProvider(Provider):
         labels = {
             LABEL_BAKE_CONTAINER: '',
             LABEL_FLEET: fleet,
+            LABEL_REPOSITORY: self.repository,
             LABEL_ROLE: ROLE_INSTANCE,
             LABEL_REVISION: str(revision),
             LABEL_VERSION: version,
@@ -271,6 +292,7 @@ class DockerProvider(Provider):
         if labels.get(LABEL_FLEET) != fleet or labels.get(LABEL_ROLE) != ROLE_LB:
             raise ProviderError('container %s exists but is not the load balancer of fleet %s: remove or rename it'
                                 % (name, fleet))
+        self._own(fleet, labels, 'load balancer %s' % name)
         state = attrs['State']['Status']
         mode = attrs['HostConfig'].get('NetworkMode') or ''
         if not mode.startswith('container:'):
@@ -313,6 +335,7 @@ class DockerProvider(Provider):
         labels = {
             LABEL_BAKE_CONTAINER: '',
             LABEL_FLEET: fleet,
+            LABEL_REPOSITORY: self.repository,
             LABEL_ROLE: ROLE_LB,
             LABEL_VERSION: version,
             LABEL_IMAGE_ID: image_id,
@@ -335,7 +358,8 @@ class DockerProvider(Provider):
             if attrs['State']['Status'] == 'running' and labels.get(LABEL_LISTEN) == listen:
                 return attrs['Id']
             self._remove_container(name, 'the load balancer holder of fleet %s' % fleet)
-        labels = {LABEL_BAKE_CONTAINER: '', LABEL_FLEET: fleet, LABEL_ROLE: ROLE_LB_HOLDER, LABEL_LISTEN: listen}
+        labels = {LABEL_BAKE_CONTAINER: '', LABEL_FLEET: fleet, LABEL_REPOSITORY: self.repository,
+                  LABEL_ROLE: ROLE_LB_HOLDER, LABEL_LISTEN: listen}
         bindings = {LB_FRONTEND_PORT: (listen_host, int(listen_port))}
         for port in LB_API_PORTS + LB_STATS_PORTS:
             bindings[port] = ('127.0.0.1',)
@@ -347,7 +371,7 @@ class DockerProvider(Provider):
         volume = self.lb_volume_name(fleet)
         if not self._call('cannot list volumes', self.api.volumes, filters={'name': volume}).get('Volumes'):
             self._call('cannot create volume %s' % volume, self.api.create_volume, volume,
-                       labels={LABEL_FLEET: fleet})
+                       labels={LABEL_FLEET: fleet, LABEL_REPOSITORY: self.repository})
         # The lb image's entry point: seeded servers, this slot's ports, and -x to take the listening socket
         # over from the generation that runs (see roles/haproxy).
         environment = {'IMMUTABLE_LB_API_PORT': str(LB_API_PORTS[slot]),
@@ -430,19 +454,23 @@ class DockerProvider(Provider):
     # Lock -----------------------------------------------------------------------------------------------
     def _marker_image(self):
         """ID of the empty image lock containers are created from (imported once)."""
-        found = self._call('cannot list images', self.api.images, filters={'label': '%s=lock' % LABEL_RECORD})
+        def mine():
+            return [i for i in self._call('cannot list images', self.api.images,
+                                          filters={'label': '%s=lock' % LABEL_RECORD}) if self._ours(i)]
+
+        found = mine()
         if found:
             return found[0]['Id']
         self._call('cannot import the lock marker image', self.api.import_image_from_data, _empty_tar(),
                    repository='%s/fleet-lock' % self.repository, tag='marker',
-                   changes=['LABEL %s="lock"' % LABEL_RECORD])
-        found = self._call('cannot list images', self.api.images, filters={'label': '%s=lock' % LABEL_RECORD})
+                   changes=['LABEL %s="lock" %s="%s"' % (LABEL_RECORD, LABEL_REPOSITORY, self.repository)])
+        found = mine()
         if not found:
             raise ProviderError('the lock marker image was imported but cannot be found')
         return found[0]['Id']
 
     def acquire_lock(self, fleet, holder):
-        labels = {LABEL_FLEET: fleet, LABEL_ROLE: ROLE_LOCK}
+        labels = {LABEL_FLEET: fleet, LABEL_REPOSITORY: self.repository, LABEL_ROLE: ROLE_LOCK}
         labels.update({LABEL_LOCK_PREFIX + key: str(value) for key, value in holder.items()})
         marker = self._marker_image()
         for dummy in range(3):
@@ -467,6 +495,7 @@ class DockerProvider(Provider):
         if labels.get(LABEL_ROLE) != ROLE_LOCK:
             raise ProviderError('container %s exists but is not the lock of fleet %s: remove or rename it'
                                 % (self.lock_name(fleet), fleet))
+        self._own(fleet, labels, 'lock %s' % self.lock_name(fleet))
         return {key[len(LABEL_LOCK_PREFIX):]: value for key, value in labels.items()
                 if key.startswith(LABEL_LOCK_PREFIX)}
 
@@ -487,7 +516,12 @@ class DockerProvider(Provider):
     def _history_images(self, fleet):
         found = self._call('cannot list images', self.api.images,
                            filters={'label': '%s=%s' % (LABEL_HISTORY_OF, fleet)})
-        return sorted(found, key=lambda i: _int((i.get('Labels') or {}).get(LABEL_HISTORY_SEQ), -1))
+        mine = [i for i in found if self._ours(i)]
+        if found and not mine:
+            other = (found[0].get('Labels') or {}).get(LABEL_REPOSITORY) or \
+                ((found[0].get('RepoTags') or ['?'])[0].rsplit('/fleet-history', 1)[0])
+            self._own(fleet, {LABEL_REPOSITORY: other}, 'revision history')
+        return sorted(mine, key=lambda i: _int((i.get('Labels') or {}).get(LABEL_HISTORY_SEQ), -1))
 
     def read_history(self, fleet):
         images = self._history_images(fleet)
@@ -505,8 +539,9 @@ class DockerProvider(Provider):
         seq = _int((images[-1].get('Labels') or {}).get(LABEL_HISTORY_SEQ), 0) + 1 if images else 1
         data = base64.b64encode(json.dumps(list(entries)[-HISTORY_LIMIT:], sort_keys=True,
                                            separators=(',', ':')).encode('utf-8')).decode('ascii')
-        changes = ['LABEL %s="history" %s="%s" %s="%d" %s="%s"'
-                   % (LABEL_RECORD, LABEL_HISTORY_OF, fleet, LABEL_HISTORY_SEQ, seq, LABEL_HISTORY, data)]
+        changes = ['LABEL %s="history" %s="%s" %s="%s" %s="%d" %s="%s"'
+                   % (LABEL_RECORD, LABEL_HISTORY_OF, fleet, LABEL_REPOSITORY, self.repository, LABEL_HISTORY_SEQ, seq,
+                      LABEL_HISTORY, data)]
         self._call('cannot write the revision history of fleet %s' % fleet, self.api.import_image_from_data,
                    _empty_tar(), repository='%s/fleet-history' % self.repository, tag=fleet, changes=changes)
         for image in images:
@@ -521,10 +556,12 @@ class DockerProvider(Provider):
         for summary in self._call('cannot list containers', self.api.containers, all=True,
                                   filters={'label': LABEL_FLEET}):
             labels = summary.get('Labels') or {}
-            if labels.get(LABEL_ROLE) in (ROLE_INSTANCE, ROLE_LB, ROLE_LB_HOLDER):
+            if labels.get(LABEL_ROLE) in (ROLE_INSTANCE, ROLE_LB, ROLE_LB_HOLDER) and \
+                    labels.get(LABEL_REPOSITORY, self.repository) == self.repository:
                 names.add(labels[LABEL_FLEET])
         for image in self._call('cannot list images', self.api.images, filters={'label': LABEL_HISTORY_OF}):
-            names.add((image.get('Labels') or {}).get(LABEL_HISTORY_OF))
+            if self._ours(image):
+                names.add((image.get('Labels') or {}).get(LABEL_HISTORY_OF))
         return sorted(n for n in names if n)
 
     def forget(self, fleet):

@@ -72,6 +72,7 @@ class FakeAPI:
     def __init__(self):
         self.containers_ = {}
         self.images_ = {}
+        self.tags_ = {}
         self.next_id = 0
 
     def inspect_container(self, ref):
@@ -85,6 +86,10 @@ class FakeAPI:
         self.containers_[name] = dict(labels)
         return {'Id': name}
 
+    def containers(self, all=False, filters=None):  # pylint: disable=redefined-builtin
+        key = filters['label']
+        return [{'Id': name, 'Labels': labels} for name, labels in self.containers_.items() if key in labels]
+
     def remove_container(self, ref, **kwargs):
         if ref not in self.containers_:
             raise NotFound(ref)
@@ -92,7 +97,7 @@ class FakeAPI:
 
     def images(self, filters=None):
         key, dummy, value = filters['label'].partition('=')
-        return [{'Id': i, 'Labels': labels} for i, labels in self.images_.items()
+        return [{'Id': i, 'Labels': labels, 'RepoTags': self.tags_.get(i, [])} for i, labels in self.images_.items()
                 if key in labels and (not value or labels[key] == value)]
 
     def import_image_from_data(self, data, repository=None, tag=None, changes=None):
@@ -102,19 +107,44 @@ class FakeAPI:
             key, dummy, value = part.partition('=')
             labels[key] = value.strip('"')
         self.images_['sha256:%d' % self.next_id] = labels
+        self.tags_['sha256:%d' % self.next_id] = ['%s:%s' % (repository, tag)]
 
     def remove_image(self, image_id, **kwargs):
         self.images_.pop(image_id, None)
 
 
 @pytest.fixture
-def provider(monkeypatch):
+def client(monkeypatch):
     monkeypatch.setattr(docker_provider, 'NotFound', NotFound)
     monkeypatch.setattr(docker_provider, 'APIError', Conflict)
 
     class Client:
         api = FakeAPI()
-    return docker_provider.DockerProvider(Client(), 'immutable')
+    return Client()
+
+
+@pytest.fixture
+def provider(client):
+    return docker_provider.DockerProvider(client, 'immutable')
+
+
+def test_a_fleet_belongs_to_one_repository(client):
+    """issue 10, item 7: records are found by fleet AND repository; a fleet name is unique on an engine, so
+    another repository's provider is told whose fleet it is instead of showing or sharing its records."""
+    mine = docker_provider.DockerProvider(client, 'immutable')
+    other = docker_provider.DockerProvider(client, 'other')
+    mine.write_history('web', [{'number': 1, 'outcome': 'succeeded'}])
+    mine.acquire_lock('web', {'host': 'ctl', 'pid': '42', 'token': 't1'})
+    for call in (lambda: other.read_history('web'), lambda: other.lock_holder('web'),
+                 lambda: other.acquire_lock('web', {'token': 't2'})):
+        with pytest.raises(docker_provider.ProviderError, match='belongs to the image repository immutable'):
+            call()
+    assert other.fleets() == [] and mine.fleets() == ['web']
+    # Each repository has its own lock marker image.
+    other.acquire_lock('api', {'token': 't3'})
+    markers = [tags for tags in client.api.tags_.values() if tags[0].endswith('fleet-lock:marker')]
+    assert sorted(markers) == [['immutable/fleet-lock:marker'], ['other/fleet-lock:marker']]
+    assert mine.read_history('web') == [{'number': 1, 'outcome': 'succeeded'}]
 
 
 def test_the_lock_is_taken_once_and_names_its_holder(provider):

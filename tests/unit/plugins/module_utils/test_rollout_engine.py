@@ -414,6 +414,18 @@ def test_lb_that_lost_its_servers_gets_the_running_instances_back(world):
     assert result['changed']
     assert len(world.lb.servers_) == 3
     assert world.serving_versions() == ['1.0.0'] * 3
+    # Put back, then watched for the monitor window like the instances of any step (issue 10, item 7).
+    assert any(e['event'].startswith('monitor 1s: ') for e in result['events'])
+
+
+def test_an_instance_put_back_after_a_resume_that_fails_in_its_window_rolls_back(world):
+    deploy(world)
+    world.engine().rollout(target('sha256:v2'), LB_IMAGE)
+    world.lb.servers_.clear()
+    put_back = sorted(world.provider.items)[0]
+    world.answers_after[put_back] = (world.clock.now + 1.5, 500)  # after its gate, inside its window
+    with pytest.raises(FleetError, match='monitor: %s answered GET /healthz with 500' % put_back):
+        world.engine(make_spec(monitor=3)).rollout(target('sha256:v2'), LB_IMAGE)
 
 
 def test_rerun_after_the_lb_died_seeds_the_new_one_with_the_instances(world):
