@@ -5,7 +5,9 @@ The fleet ``flb`` (3 instances behind 127.0.0.1:27110, tests/integration/faults/
 load balancer is restarted, killed, or stopped with every instance (as after an engine restart). heal.yml (and a
 rollout rerun) must bring it back with the instances it can keep, and a NEW load balancer must never answer a
 5xx: it starts with its servers in its backend. Before the fix heal refused a dead load balancer, and the
-rerun's new one answered 503 until its servers were added.
+rerun's new one answered 503 until its servers were added. A new ``lb_version`` rolls the load balancer itself
+under the probe with no failed request (it was refused: "remove the fleet and deploy it again"). A run with
+another image repository is told whose fleet it is (it showed the fleet and shared its lock marker).
 
 Tests run in file order and share the fleet.
 """
@@ -24,6 +26,7 @@ INVENTORY = os.path.join(ROOT, 'tests', 'integration', 'faults', 'lb_fleets', 'h
 LABEL = 'io.immutable-infra.fleet=%s' % FLEET
 BAKES = [
     {'image': 'lb', 'version': '1.0.0'},
+    {'image': 'lb', 'version': '1.1.0'},
     {'image': 'web', 'version': '1.0.0'},
 ]
 
@@ -159,3 +162,34 @@ def test_a_fully_stopped_fleet_is_brought_back_by_heal(engine):
     assert_serves()
     assert running(engine) == sorted(result['created'])
     assert heal()['changed'] is False
+
+
+def lb_container(engine):
+    return engine.containers.get('%s-lb' % FLEET)
+
+
+def test_a_new_lb_version_rolls_the_load_balancer_under_load_with_no_failed_request(engine):
+    before = running(engine)
+    old = lb_container(engine)
+    holder = engine.containers.get('%s-lb-holder' % FLEET)
+    with Probe(PORT, max_seconds=120) as probe:
+        run = play('rollout.yml', version='1.0.0', lb_version='1.1.0')
+        time.sleep(1)
+    assert run.rc == 0, run.output[-3000:]
+    result = run.task_results('Roll out fleet')[0]
+    assert result['plan']['lb'] == 'roll', result['plan']
+    assert probe.failures == 0 and probe.requests > 50, probe
+    new = lb_container(engine)
+    assert new.id != old.id and new.labels['io.immutable-infra.version'] == '1.1.0'
+    assert engine.containers.get('%s-lb-holder' % FLEET).id == holder.id  # the published port never moved
+    assert running(engine) == before
+    again = play('rollout.yml', version='1.0.0', lb_version='1.1.0')
+    assert again.rc == 0 and again.task_results('Roll out fleet')[0]['changed'] is False, again.output[-3000:]
+
+
+def test_another_repository_is_told_whose_fleet_this_is(engine):
+    for playbook in ('status.yml', 'heal.yml'):
+        run = run_playbook(playbook, {'fleet': FLEET, 'image_repository': REPOSITORY + '-other'},
+                           inventory=INVENTORY)
+        assert run.rc != 0 and 'belongs to the image repository %s' % REPOSITORY in run.output, run.output[-3000:]
+    assert not engine.images.list(name='%s-other/fleet-lock' % REPOSITORY)
