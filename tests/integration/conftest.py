@@ -153,6 +153,19 @@ def remove_repository(engine, repository):
             engine.images.remove(image.id, force=True)
 
 
+def remove_fleet(engine, fleet):
+    """Remove every container, network, volume and history record of ``fleet`` (whatever it left behind)."""
+    label = 'io.immutable-infra.fleet=%s' % fleet
+    for container in engine.containers.list(all=True, filters={'label': label}):
+        container.remove(force=True, v=True)
+    for network in engine.networks.list(names=['%s-net' % fleet]):
+        network.remove()
+    for volume in engine.volumes.list(filters={'label': label}):
+        volume.remove(force=True)
+    for image in engine.images.list(filters={'label': 'io.immutable-infra.history-of=%s' % fleet}):
+        engine.images.remove(image.id, force=True)
+
+
 @pytest.fixture(scope='session', autouse=True)
 def clean_test_repository(engine):
     """Remove every itest/* image and test container before and after the session."""

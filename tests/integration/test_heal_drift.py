@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conftest import BIN, REPOSITORY, ROOT, Probe, run_playbook
+from conftest import BIN, REPOSITORY, ROOT, Probe, remove_fleet, run_playbook
 
 # A request that HAProxy first sends to an instance cut off its network waits for the connect timeout (1 s,
 # haproxy_timeout_connect) before it is redispatched to another instance: the probe allows 5 s per request.
@@ -35,15 +35,6 @@ BAKES = [{'image': 'web', 'version': '1.0.0'}, {'image': 'lb', 'version': '1.0.0
 
 
 # Set-up and clean-up ------------------------------------------------------------------------------------------
-def remove_fleet(engine):
-    for container in engine.containers.list(all=True, filters={'label': FLEET_LABEL}):
-        container.remove(force=True, v=True)
-    for network in engine.networks.list(names=['%s-net' % FLEET]):
-        network.remove()
-    for image in engine.images.list(filters={'label': 'io.immutable-infra.history-of=%s' % FLEET}):
-        engine.images.remove(image.id, force=True)
-
-
 def bake(extra):
     return run_playbook('bake.yml', dict(extra, image_repository=REPOSITORY))
 
@@ -53,7 +44,7 @@ def fleet(engine):
     """Bake the images into the session's test repository (cache hits when another test file baked them;
     base first, then web and lb side by side) and deploy the fleet; the fleet is removed before and after,
     the images at the end of the session (conftest)."""
-    remove_fleet(engine)
+    remove_fleet(engine, FLEET)
     try:
         run = bake(BASE)
         assert run.rc == 0, run.output[-3000:]
@@ -66,7 +57,7 @@ def fleet(engine):
         assert_fleet(engine, 3)
         yield
     finally:
-        remove_fleet(engine)
+        remove_fleet(engine, FLEET)
 
 
 # Helpers ------------------------------------------------------------------------------------------------------

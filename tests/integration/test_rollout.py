@@ -21,7 +21,7 @@ import time
 import docker
 import pytest
 
-from conftest import BIN, REPOSITORY, ROOT, Probe, run_playbook
+from conftest import BIN, REPOSITORY, ROOT, Probe, remove_fleet, run_playbook
 
 FLEET = 'itweb'
 LB_PORT = 18080
@@ -40,20 +40,11 @@ BAKES = [
 FAULTY = {'require_verified': False}
 
 
-def remove_fleet(engine):
-    for container in engine.containers.list(all=True, filters={'label': FLEET_LABEL}):
-        container.remove(force=True, v=True)
-    for network in engine.networks.list(names=['%s-net' % FLEET]):
-        network.remove()
-    for image in engine.images.list(filters={'label': 'io.immutable-infra.history-of=%s' % FLEET}):
-        engine.images.remove(image.id, force=True)
-
-
 @pytest.fixture(scope='module', autouse=True)
 def clean_fleet(engine):
-    remove_fleet(engine)
+    remove_fleet(engine, FLEET)
     yield
-    remove_fleet(engine)
+    remove_fleet(engine, FLEET)
 
 
 @pytest.fixture(scope='module', autouse=True)
@@ -61,7 +52,7 @@ def images(engine, clean_fleet):
     """Bake the test images into the session's repository (a cache hit when another test file baked them
     already; a faulty one is baked once); conftest removes them at the end of the session."""
     yield _bake_all(engine)
-    remove_fleet(engine)
+    remove_fleet(engine, FLEET)
 
 
 def _bake_all(engine):
@@ -130,7 +121,7 @@ def assert_converged(engine, version, count=3):
     assert sorted(v for n, v in running) == [version] * count, found
     assert [n for n, (role, state, v) in found.items() if role == 'lb'] == ['%s-lb' % FLEET], found
     assert '%s-lock' % FLEET not in found
-    assert not [n for n, (role, state, v) in found.items() if role not in ('instance', 'lb')], found
+    assert not [n for n, (role, state, v) in found.items() if role not in ('instance', 'lb', 'lb-holder')], found
     assert not [n for n, (role, state, v) in found.items() if role == 'instance' and state not in ('running', 'exited')]
 
 

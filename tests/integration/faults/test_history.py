@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from conftest import REPOSITORY, ROOT, Probe, run_playbook
+from conftest import REPOSITORY, ROOT, Probe, remove_fleet, run_playbook
 
 from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
 
@@ -35,15 +35,9 @@ BAKES = [
 def label(fleet):
     return 'io.immutable-infra.fleet=%s' % fleet
 
-
 def remove_fleets(engine):
     for fleet in FLEETS:
-        for container in engine.containers.list(all=True, filters={'label': label(fleet)}):
-            container.remove(force=True, v=True)
-        for network in engine.networks.list(names=['%s-net' % fleet]):
-            network.remove()
-        for image in engine.images.list(filters={'label': 'io.immutable-infra.history-of=%s' % fleet}):
-            engine.images.remove(image.id, force=True)
+        remove_fleet(engine, fleet)
 
 
 @pytest.fixture(scope='module', autouse=True)

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import REPOSITORY, ROOT, Probe, run_playbook
+from conftest import REPOSITORY, ROOT, Probe, remove_fleet, run_playbook
 
 FLEET = 'flb'
 PORT = 27110
@@ -31,25 +31,16 @@ BAKES = [
 ]
 
 
-def remove_fleet(engine):
-    for container in engine.containers.list(all=True, filters={'label': LABEL}):
-        container.remove(force=True, v=True)
-    for network in engine.networks.list(names=['%s-net' % FLEET]):
-        network.remove()
-    for image in engine.images.list(filters={'label': 'io.immutable-infra.history-of=%s' % FLEET}):
-        engine.images.remove(image.id, force=True)
-
-
 @pytest.fixture(scope='module', autouse=True)
 def fleet(engine):
-    remove_fleet(engine)
+    remove_fleet(engine, FLEET)
     for bake in BAKES:
         run = run_playbook('bake.yml', dict(bake, image_repository=REPOSITORY))
         assert run.rc == 0, run.output[-3000:]
     run = play('rollout.yml', version='1.0.0')
     assert run.rc == 0, run.output[-3000:]
     yield
-    remove_fleet(engine)
+    remove_fleet(engine, FLEET)
 
 
 def play(playbook, **extra):
