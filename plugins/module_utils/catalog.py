@@ -33,6 +33,18 @@ One record is a dict:
 ``tags`` (optional)
     the image's tags (``immutable/web:1.2.0``), used only to match ``protect`` entries.
 
+Fleet records (the ``fleets`` argument of :func:`decide_prune` and :func:`fleet_references`) are plain data
+too, one dict per fleet as the fleet provider holds them:
+
+``name``
+    the fleet's name.
+``history``
+    its revision history, oldest first, as ``Provider.read_history`` returns it: dicts with at least
+    ``number``, ``image_id``, ``outcome`` and ``previous`` (the number of the revision that served before).
+``lock``
+    the holder of the fleet's lock (``Provider.lock_holder``: a dict of host, pid, operation...) or None when the
+    lock is free.
+
 Rules of :func:`decide_prune`, applied to each image:
 
 1. Kept, whatever else holds, when any of these is true:
@@ -49,6 +61,10 @@ Rules of :func:`decide_prune`, applied to each image:
      was baked more than once, only its newest image counts; older bakes of the same version are removed);
    * it is ``unverified, within grace period``: not verified (or without a version) and created less than
      ``grace_period`` before ``now``.
+
+   * a fleet needs it (``fleets``, see :func:`fleet_references`): it is the ``current image of fleet <fleet>
+     revision <n>``, a ``rollback target of fleet <fleet> revision <n>``, or ``fleet <fleet> is being rolled out
+     (lock held)`` (``fleet <fleet> has an unfinished rollout (revision <n> in progress)`` without a lock).
 
 2. Then, repeated until nothing changes: the parent of a kept image is kept (``parent of kept image web:1.3.0``),
    so a whole chain of parents survives.
@@ -107,6 +123,11 @@ def _normalize_id(image_id):
     if image_id.startswith('sha256:'):
         image_id = image_id[len('sha256:'):]
     return image_id
+
+
+def image_key(image_id):
+    """How image IDs are compared: lower-case hex without ``sha256:`` (the keys of :func:`fleet_references`)."""
+    return _normalize_id(image_id)
 
 
 def _short_id(image_id):
@@ -313,7 +334,101 @@ def _validate_params(keep, keep_history, protect, grace_period, now):
     return list(protect)
 
 
-def decide_prune(records, keep, keep_history, grace_period, now, protect=None):
+def _fleet_list(fleets):
+    if fleets is None:
+        return []
+    if isinstance(fleets, (str, bytes, Mapping)) or not isinstance(fleets, (list, tuple)):
+        raise CatalogError('fleets must be a list of fleet records (name, history, lock), got %r' % (fleets,))
+    checked = []
+    for position, fleet in enumerate(fleets):
+        if not isinstance(fleet, Mapping):
+            raise CatalogError('fleet %d must be a dict (name, history, lock), got %r' % (position, fleet))
+        if 'name' not in fleet:
+            raise CatalogError('fleet %d has no name' % position)
+        name = fleet['name']
+        if not isinstance(name, str) or not name:
+            raise CatalogError('fleet %d: name must be a non-empty string, got %r' % (position, name))
+        history = fleet.get('history') or []
+        if isinstance(history, (str, bytes, Mapping)) or not isinstance(history, (list, tuple)):
+            raise CatalogError('fleet %s: history must be a list of entries (oldest first), got %r' % (name, history))
+        for index, entry in enumerate(history):
+            if not isinstance(entry, Mapping):
+                raise CatalogError('fleet %s: history entry %d must be a dict, got %r' % (name, index, entry))
+        lock = fleet.get('lock')
+        if lock is not None and not isinstance(lock, Mapping):
+            raise CatalogError('fleet %s: lock must be the holder (a dict) or None when free, got %r' % (name, lock))
+        checked.append((name, list(history), lock))
+    return checked
+
+
+def _entry_image(entry):
+    image_id = entry.get('image_id')
+    if isinstance(image_id, str) and _normalize_id(image_id):
+        return _normalize_id(image_id)
+    return None
+
+
+def fleet_references(fleets):
+    """Which images fleets need, from their records as plain data (see the module docstring).
+
+    Returns a dict: :func:`image_key` of an image ID -> list of reasons. For each fleet:
+
+    * the image of its newest ``succeeded`` history entry, the fleet's current revision (what heal replaces an
+      instance with): ``current image of fleet <fleet> revision <n>``;
+    * the image of every other ``succeeded`` entry the history keeps, each a revision ``rollback.yml`` may roll
+      back to (its default, the newest succeeded entry whose image does not serve, or one named with
+      ``-e version=``): ``rollback target of fleet <fleet> revision <n>``, ``n`` the newest entry of that image.
+      Entries that did not succeed (``rolled_back``, ``failed``, ``interrupted``) are no targets;
+    * while its lock is held (by a live holder or by one that died: the next run takes over and resumes or rolls
+      back), or while an entry is ``in_progress``: the image of every ``in_progress`` entry (what is rolled out),
+      the image of the entry its ``previous`` number names (what served before, what a rollback goes back to) and
+      the current image: ``fleet <fleet> is being rolled out (lock held)``, or ``fleet <fleet> has an unfinished
+      rollout (revision <n> in progress)`` when the lock is free.
+
+    Raises :class:`CatalogError` for records that are not of that shape. The records are not modified.
+    """
+    found = {}
+
+    def add(key, reason):
+        if key is not None and reason not in found.setdefault(key, []):
+            found[key].append(reason)
+
+    for name, history, lock in _fleet_list(fleets):
+        succeeded = [entry for entry in history if entry.get('outcome') == 'succeeded' and _entry_image(entry)]
+        current = succeeded[-1] if succeeded else None
+        if current is not None:
+            add(_entry_image(current), 'current image of fleet %s revision %s' % (name, current.get('number')))
+        targets = {}
+        for entry in succeeded[:-1]:
+            if _entry_image(entry) != _entry_image(current):
+                targets[_entry_image(entry)] = entry
+        for key, entry in sorted(targets.items(), key=lambda item: _number(item[1].get('number')), reverse=True):
+            add(key, 'rollback target of fleet %s revision %s' % (name, entry.get('number')))
+        in_progress = [entry for entry in history if entry.get('outcome') == 'in_progress']
+        if lock is None and not in_progress:
+            continue
+        if lock is not None:
+            reason = 'fleet %s is being rolled out (lock held)' % name
+        else:
+            reason = 'fleet %s has an unfinished rollout (revision %s in progress)' % (
+                name, in_progress[-1].get('number'))
+        by_number = dict((_number(entry.get('number')), entry) for entry in history)
+        for entry in in_progress:
+            add(_entry_image(entry), reason)
+            before = by_number.get(_number(entry.get('previous'))) if _number(entry.get('previous')) >= 0 else None
+            if before is not None:
+                add(_entry_image(before), reason)
+        if current is not None:
+            add(_entry_image(current), reason)
+    return found
+
+
+def _number(value):
+    """A revision number of a history entry (``number``, ``previous``), -1 when it is none."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
+
+
+def decide_prune(records, keep, keep_history, grace_period, now, protect=None, fleets=None):
     """Decide which images of the catalog to remove; see the module docstring for the rules.
 
     :arg records: list of image record dicts (see the module docstring); they are not modified.
@@ -322,6 +437,8 @@ def decide_prune(records, keep, keep_history, grace_period, now, protect=None):
     :arg grace_period: ``datetime.timedelta`` >= 0; unverified images younger than this are kept.
     :arg now: timezone-aware ``datetime.datetime``, the time the age of an image is measured against.
     :arg protect: list of image IDs, ``name:version`` strings or tags that are never removed.
+    :arg fleets: list of fleet records (name, history, lock; see the module docstring): the images they need
+        (:func:`fleet_references`) are kept.
     :returns: :class:`PruneDecision`.
     :raises CatalogError: for invalid parameters or records.
     """
@@ -329,6 +446,7 @@ def decide_prune(records, keep, keep_history, grace_period, now, protect=None):
     if isinstance(records, (str, bytes, Mapping)) or not hasattr(records, '__iter__'):
         raise CatalogError('records must be a list of image records, got %r' % (records,))
 
+    needed = fleet_references(fleets)
     images = [_Image(record, position) for position, record in enumerate(records)]
     by_key = {}
     for image in images:
@@ -358,6 +476,7 @@ def decide_prune(records, keep, keep_history, grace_period, now, protect=None):
             rank = image.history[channel]
             if 1 <= rank <= keep_history:
                 reasons[image.key].append('in history of channel %s (entry %d)' % (channel, rank))
+        reasons[image.key].extend(needed.get(image.key, []))
 
     # Newest verified versions, per name.
     verified = {}

@@ -16,6 +16,7 @@ from ansible_collections.immutable.infra.plugins.module_utils.catalog import (
     CatalogError,
     PruneDecision,
     decide_prune,
+    fleet_references,
     newest_first,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.semver import SemVer
@@ -643,3 +644,220 @@ def test_an_image_with_no_reason_to_stay_is_removed(catalog, keep):
         versions = [record['version'] for record in decision.keep if record['name'] == name]
         assert len(versions) == len(set(versions)) <= keep
         assert all(record['verified'] and record['version'] is not None for record in decision.keep)
+
+
+# Fleets: images named by a fleet's revision history, images of a fleet being rolled out.
+
+def entry(number, image, outcome='succeeded', previous=None, version=None):
+    return {'number': number, 'image_id': image_id(image), 'version': version or '1.%d.0' % image,
+            'outcome': outcome, 'previous': previous}
+
+
+def fleet(name='web', history=(), lock=None):
+    return {'name': name, 'history': list(history), 'lock': lock}
+
+
+LOCK = {'host': 'controller', 'pid': '4242', 'operation': 'rollout of web to 1.2.0 (rolling)', 'token': 't'}
+
+
+def prune_fleets(records, fleets, keep=1, **kwargs):
+    return decide_prune(records, keep=keep, keep_history=0, grace_period=DAY, now=NOW, fleets=fleets, **kwargs)
+
+
+def test_succeeded_history_entries_keep_their_images():
+    records = [image(n, version='1.%d.0' % n) for n in (1, 2, 3, 4)]
+    history = [entry(1, 1), entry(2, 2), entry(3, 3, outcome='rolled_back', previous=2), entry(4, 2, previous=2)]
+    decision = prune_fleets(records, [fleet('web', history)])
+    assert kept(decision) == {
+        image_id(1): ['rollback target of fleet web revision 1'],
+        image_id(2): ['current image of fleet web revision 4'],
+        image_id(4): ['newest 1 verified'],
+    }
+    assert removed(decision) == {image_id(3): 'not among the newest 1 verified versions of web'}
+
+
+def test_a_rollback_target_is_named_by_its_newest_entry_and_every_fleet_counts():
+    records = [image(n, version='1.%d.0' % n) for n in (1, 2, 3)]
+    fleets = [fleet('web', [entry(1, 1), entry(2, 2), entry(3, 1), entry(4, 2)]),
+              fleet('api', [entry(1, 1)])]
+    decision = prune_fleets(records, fleets)
+    assert kept(decision) == {
+        image_id(1): ['rollback target of fleet web revision 3', 'current image of fleet api revision 1'],
+        image_id(2): ['current image of fleet web revision 4'],
+        image_id(3): ['newest 1 verified'],
+    }
+
+
+@pytest.mark.parametrize('outcome', ['rolled_back', 'failed', 'interrupted'])
+def test_entries_that_did_not_succeed_keep_nothing(outcome):
+    records = [image(1, version='1.1.0'), image(2, version='1.2.0'), image(3, version='1.3.0')]
+    decision = prune_fleets(records, [fleet('web', [entry(1, 1), entry(2, 2, outcome=outcome, previous=1)])])
+    assert kept(decision)[image_id(1)] == ['current image of fleet web revision 1']
+    assert image_id(2) in removed(decision)
+
+
+def test_a_held_lock_keeps_the_rollout_target_and_the_image_that_served_before():
+    # Revision 3 rolls from revision 2 (1.2.0) to 1.5.0; 1.1.0 is kept as a rollback target anyway.
+    records = [image(n, version='1.%d.0' % n) for n in (1, 2, 5, 6)]
+    history = [entry(1, 1), entry(2, 2, previous=1), entry(3, 5, outcome='in_progress', previous=2)]
+    decision = prune_fleets(records, [fleet('web', history, lock=LOCK)])
+    assert kept(decision) == {
+        image_id(1): ['rollback target of fleet web revision 1'],
+        image_id(2): ['current image of fleet web revision 2', 'fleet web is being rolled out (lock held)'],
+        image_id(5): ['fleet web is being rolled out (lock held)'],
+        image_id(6): ['newest 1 verified'],
+    }
+    assert decision.remove == []
+
+
+def test_the_image_that_served_before_is_found_by_the_previous_revision_number():
+    # Revision 3 failed and so did its rollback: its image served before revision 4 (its previous).
+    records = [image(n, version='1.%d.0' % n) for n in (1, 2, 3, 4, 9)]
+    history = [entry(1, 1), entry(2, 2, previous=1), entry(3, 3, outcome='failed', previous=2),
+               entry(4, 4, outcome='in_progress', previous=3)]
+    decision = prune_fleets(records, [fleet('web', history, lock=LOCK)])
+    reasons = kept(decision)
+    assert reasons[image_id(3)] == ['fleet web is being rolled out (lock held)']
+    assert reasons[image_id(4)] == ['fleet web is being rolled out (lock held)']
+    assert reasons[image_id(2)] == ['current image of fleet web revision 2', 'fleet web is being rolled out (lock held)']
+
+
+def test_a_held_lock_before_the_rollout_wrote_its_entry_keeps_the_current_image():
+    records = [image(1, version='1.1.0'), image(2, version='1.2.0')]
+    decision = prune_fleets(records, [fleet('web', [entry(1, 1)], lock=LOCK)])
+    assert kept(decision)[image_id(1)] == ['current image of fleet web revision 1',
+                                           'fleet web is being rolled out (lock held)']
+
+
+def test_an_unfinished_rollout_without_a_lock_keeps_its_images():
+    records = [image(1, version='1.1.0'), image(2, version='1.2.0'), image(3, version='1.3.0')]
+    history = [entry(1, 1), entry(2, 2, outcome='in_progress', previous=1)]
+    decision = prune_fleets(records, [fleet('web', history)])
+    assert kept(decision)[image_id(2)] == ['fleet web has an unfinished rollout (revision 2 in progress)']
+    assert kept(decision)[image_id(1)] == ['current image of fleet web revision 1',
+                                           'fleet web has an unfinished rollout (revision 2 in progress)']
+
+
+def test_a_first_deploy_in_progress_keeps_its_target():
+    records = [image(1, version='1.1.0'), image(2, version='1.2.0')]
+    decision = prune_fleets(records, [fleet('web', [entry(1, 1, outcome='in_progress')], lock=LOCK)])
+    assert kept(decision)[image_id(1)] == ['fleet web is being rolled out (lock held)']
+
+
+def test_fleet_references_to_images_outside_the_catalog_are_ignored_and_ids_match_without_prefix():
+    records = [image(1, version='1.1.0'), image(2, version='1.2.0')]
+    history = [entry(1, 7), {'number': 2, 'image_id': '%064x' % 1, 'outcome': 'succeeded'}]
+    decision = prune_fleets(records, [fleet('web', history)])
+    assert kept(decision) == {image_id(1): ['current image of fleet web revision 2'],
+                              image_id(2): ['newest 1 verified']}
+
+
+def test_the_parent_of_an_image_a_fleet_needs_is_kept():
+    records = [image(1, name='base', version='1.0.0'), image(2, name='base', version='2.0.0'),
+               image(3, version='1.0.0', parent=1), image(4, version='2.0.0', parent=2)]
+    decision = prune_fleets(records, [fleet('web', [entry(1, 3)])])
+    assert kept(decision)[image_id(1)] == ['parent of kept image web:1.0.0']
+    assert decision.remove == []
+
+
+def test_fleet_reasons_come_after_channels_and_before_newest_verified():
+    records = [image(1, version='1.0.0', in_use_by=['web-1'], channels=['prod'])]
+    decision = prune_fleets(records, [fleet('web', [entry(1, 1)])])
+    assert kept(decision)[image_id(1)] == ['used by container web-1', 'target of channel prod',
+                                           'current image of fleet web revision 1', 'newest 1 verified']
+
+
+@pytest.mark.parametrize('fleets, message', [
+    ('web', 'fleets must be a list'),
+    ({'name': 'web'}, 'fleets must be a list'),
+    (['web'], 'fleet 0 must be a dict'),
+    ([{'history': []}], 'fleet 0 has no name'),
+    ([{'name': '', 'history': []}], 'fleet 0: name must be a non-empty string'),
+    ([{'name': 'web', 'history': 'x'}], 'fleet web: history must be a list of entries'),
+    ([{'name': 'web', 'history': ['x']}], 'fleet web: history entry 0 must be a dict'),
+    ([{'name': 'web', 'history': [], 'lock': 'me'}], 'fleet web: lock must be the holder'),
+])
+def test_invalid_fleet_records_raise_catalog_error(fleets, message):
+    with pytest.raises(CatalogError, match=message):
+        prune_fleets([image(1)], fleets)
+
+
+def test_fleet_references_are_plain_data_and_left_untouched():
+    fleets = [fleet('web', [entry(1, 1), entry(2, 2, outcome='in_progress', previous=1)], lock=dict(LOCK))]
+    before = copy.deepcopy(fleets)
+    assert fleet_references(fleets) == {
+        '%064x' % 1: ['current image of fleet web revision 1', 'fleet web is being rolled out (lock held)'],
+        '%064x' % 2: ['fleet web is being rolled out (lock held)'],
+    }
+    assert fleets == before
+    assert fleet_references([]) == fleet_references(None) == {}
+
+
+FLEET_NAMES = ['web', 'api']
+OUTCOMES = ['succeeded', 'succeeded', 'rolled_back', 'failed', 'interrupted']
+
+
+@st.composite
+def fleet_histories(draw, count):
+    """Fleets whose histories name images 1..count+2 (some outside the catalog); an entry may be in progress,
+    the lock may be held."""
+    fleets = []
+    for name in draw(st.lists(st.sampled_from(FLEET_NAMES), max_size=2, unique=True)):
+        history = []
+        for number in range(1, draw(st.integers(min_value=0, max_value=6)) + 1):
+            history.append({
+                'number': number,
+                'image_id': image_id(draw(st.integers(min_value=1, max_value=count + 2))),
+                'version': '1.0.0',
+                'outcome': draw(st.sampled_from(OUTCOMES)),
+                'previous': draw(st.one_of(st.none(), st.integers(min_value=1, max_value=max(number - 1, 1)))),
+            })
+        if history and draw(st.booleans()):
+            # Usually the newest entry; a rerun that finds its target serving reopens an older one.
+            draw(st.sampled_from(history[-1:] * 3 + history))['outcome'] = 'in_progress'
+        fleets.append({'name': name, 'history': history, 'lock': dict(LOCK) if draw(st.booleans()) else None})
+    return fleets
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), st.integers(min_value=1, max_value=3), st.integers(min_value=0, max_value=3))
+def test_pruning_never_removes_an_image_a_fleet_may_need(data, keep, keep_history):
+    records, protect, unused_protected = data.draw(catalogs())
+    fleets = data.draw(fleet_histories(len(records)))
+    before = copy.deepcopy(fleets)
+    decision = decide_prune(records, keep=keep, keep_history=keep_history, grace_period=DAY, now=NOW,
+                            protect=protect, fleets=fleets)
+    assert fleets == before
+    removed_ids = set(record['id'] for record in decision.remove)
+    kept_reasons = dict((record['id'], record['reasons']) for record in decision.keep)
+    for item in fleets:
+        history = item['history']
+        needed = {}
+        # Every succeeded entry: the current image and every image rollback.yml may roll back to.
+        for record in history:
+            if record['outcome'] == 'succeeded':
+                needed[record['image_id']] = 'of fleet %s revision ' % item['name']
+        # A fleet being rolled out: the image it rolls to and the one that served before.
+        in_progress = [record for record in history if record['outcome'] == 'in_progress']
+        if item['lock'] is not None or in_progress:
+            why = ('fleet %s is being rolled out (lock held)' % item['name'] if item['lock'] is not None
+                   else 'fleet %s has an unfinished rollout (revision %d in progress)'
+                   % (item['name'], in_progress[-1]['number']))
+            for rolled in in_progress:
+                needed[rolled['image_id']] = why
+                for record in history:
+                    if record['number'] == rolled['previous']:
+                        needed[record['image_id']] = why
+        for needed_id, why in needed.items():
+            assert needed_id not in removed_ids
+            if needed_id in kept_reasons:
+                assert any(why in reason for reason in kept_reasons[needed_id]), (needed_id, why, kept_reasons)
+    # Without fleets, the decision is the one of the catalog alone; fleets only ever add kept images.
+    alone = decide_prune(records, keep=keep, keep_history=keep_history, grace_period=DAY, now=NOW, protect=protect)
+    assert set(record['id'] for record in decision.keep) >= set(record['id'] for record in alone.keep)
+    assert removed_ids <= set(record['id'] for record in alone.remove)
+    # A fleet reason names an image a fleet record names.
+    named = set(record['image_id'] for item in fleets for record in item['history'])
+    for record_id, reasons in kept_reasons.items():
+        if any(' fleet ' in ' ' + reason for reason in reasons):
+            assert record_id in named, (record_id, reasons)
