@@ -6,7 +6,9 @@ what the ``image`` lookup resolves.
 
 Functions take an image store (``images.DockerImageStore`` or a test double) and plain values, and raise
 ``CatalogError`` with a message that says what to pass instead. The prune decision itself is the pure
-``catalog.decide_prune``.
+``catalog.decide_prune``; the fleet records it weighs (revision histories, locks) are read through a fleet
+provider (``provider.docker.DockerProvider`` or a test double: ``fleets()``, ``read_history()``,
+``lock_holder()``).
 """
 
 from __future__ import (absolute_import, division, print_function)
@@ -15,7 +17,7 @@ __metaclass__ = type
 import datetime
 
 from ansible_collections.immutable.infra.plugins.module_utils.catalog import (
-    CatalogError, decide_prune, parse_duration,
+    CatalogError, decide_prune, fleet_references, image_key, parse_duration,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.channels import (
     check_channel, check_version, history_ranks, is_channel, public_entry, replay,
@@ -23,6 +25,7 @@ from ansible_collections.immutable.infra.plugins.module_utils.channels import (
 from ansible_collections.immutable.infra.plugins.module_utils.images import (
     format_time, image_ref,
 )
+from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
 
 
 def _known_names(records):
@@ -160,6 +163,20 @@ def prune_records(store):
     return records
 
 
+def fleet_records(provider):
+    """Every fleet's revision history and lock holder as ``decide_prune`` takes them (``fleets``), read through
+    ``provider``; ``[]`` without one. Raises ``CatalogError`` when the records cannot be read (a prune that does
+    not know what fleets need removes nothing)."""
+    if provider is None:
+        return []
+    try:
+        return [{'name': fleet, 'history': provider.read_history(fleet), 'lock': provider.lock_holder(fleet)}
+                for fleet in provider.fleets()]
+    except ProviderError as exc:
+        raise CatalogError('cannot read the fleet records (revision histories and locks) that say which images '
+                           'the fleets need: %s; nothing was removed' % exc)
+
+
 def _pruned(record, key, value):
     prefix = '%s:' % record['name']
     return {
@@ -173,13 +190,16 @@ def _pruned(record, key, value):
     }
 
 
-def plan_prune(store, name=None, keep=3, keep_history=5, protect=None, grace_period='1d', now=None):
+def plan_prune(store, name=None, keep=3, keep_history=5, protect=None, grace_period='1d', now=None,
+               provider=None):
     """What a prune of ``name`` (or every name) removes and keeps, and why.
 
     The decision is taken over the whole catalog (so a parent of a kept image of another name is kept), then
-    narrowed to ``name``. Returns ``{'remove': [...], 'keep': [...]}``: each item has name, version, id,
-    created and tags, and ``reason`` (str, removed) or ``reasons`` (list, kept). Raises ``CatalogError`` for an
-    unknown name, invalid parameters, or a ``protect`` entry that matches no image (a typo protects nothing).
+    narrowed to ``name``. With ``provider``, the images the fleets need (``catalog.fleet_references``) are kept.
+    Returns ``{'remove': [...], 'keep': [...]}``: each item has name, version, id, created and tags, and
+    ``reason`` (str, removed) or ``reasons`` (list, kept). Raises ``CatalogError`` for an unknown name, invalid
+    parameters, a ``protect`` entry that matches no image (a typo protects nothing), or fleet records it cannot
+    read.
     """
     grace = parse_duration(grace_period)
     now = now or datetime.datetime.now(datetime.timezone.utc)
@@ -188,7 +208,7 @@ def plan_prune(store, name=None, keep=3, keep_history=5, protect=None, grace_per
     if name is not None and name not in names:
         raise _unknown_name(store, name, names)
     decision = decide_prune(records, keep=keep, keep_history=keep_history, grace_period=grace, now=now,
-                            protect=list(protect or []))
+                            protect=list(protect or []), fleets=fleet_records(provider))
     if decision.unmatched_protect:
         raise CatalogError('protect entries that match no image: %s. Use an image ID, name:version '
                            '(web:1.2.0) or a tag (%s); nothing was removed'
@@ -199,15 +219,21 @@ def plan_prune(store, name=None, keep=3, keep_history=5, protect=None, grace_per
     }
 
 
-def apply_prune(store, plan):
+def apply_prune(store, plan, provider=None):
     """Remove the images of a ``plan_prune`` plan, children first, never by force.
 
-    Usage is read again first: when a container started using one of the images since the plan was made,
-    nothing is removed.
+    Usage and, with ``provider``, the fleet records are read again first: when a container started using one of
+    the images since the plan was made, or a fleet needs it now (a rollout took the lock, a history entry names
+    it), nothing is removed.
     """
     usage = store.usage()
-    busy = ['%s:%s (%s)' % (r['name'], r['version'], ', '.join(c['name'] for c in usage[r['id']]))
-            for r in plan['remove'] if usage.get(r['id'])]
+    needed = fleet_references(fleet_records(provider))
+    busy = []
+    for record in plan['remove']:
+        why = [c['name'] for c in usage.get(record['id'], [])]
+        why += needed.get(image_key(record['id']), [])
+        if why:
+            busy.append('%s:%s (%s)' % (record['name'], record['version'], ', '.join(why)))
     if busy:
         raise CatalogError('images to prune are in use now: %s; nothing was removed, run the prune again'
                            % '; '.join(busy))

@@ -8,19 +8,25 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 module: image_prune
-short_description: Remove old image versions, never one that is in use, on a channel or protected
+short_description: Remove old image versions, never one that is in use, on a channel, needed by a fleet or protected
 version_added: 1.0.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - Keeps the newest I(keep) verified versions of each image name and removes the other baked images, except an
     image that is used by any container (running or stopped), is the target of a channel or among a channel's
-    last I(keep_history) history entries, is the parent of a kept image, or is listed in I(protect).
+    last I(keep_history) history entries, is needed by a fleet, is the parent of a kept image, or is listed in
+    I(protect).
+  - An image a fleet needs, read from the fleet records in the engine (revision histories
+    C(<repository>/fleet-history:<fleet>) and locks C(<fleet>-lock)) of every fleet on the engine, is the image
+    of any C(succeeded) revision the history keeps (the current revision and every revision C(rollback.yml) may
+    roll back to) and, while a fleet's lock is held or a revision is C(in_progress), the image being rolled out
+    and the one that served before it.
   - Unverified and failed bakes are kept for I(grace_period) after they were baked, then removed.
   - The decision is taken over the whole catalog (so the C(base) a kept C(web) was baked on stays) and narrowed
     to I(name) when given.
   - An image is removed by taking off all its tags and deleting it, never by force; the engine would refuse to
-    delete an image a container uses. When a container starts using an image between the decision and the
-    removal, nothing is removed.
+    delete an image a container uses. When a container starts using an image, or a fleet starts needing it (a
+    rollout took the lock), between the decision and the removal, nothing is removed.
   - Channel history records (C(<repository>/<name>.channel-history)) are never removed; they are empty images
     and keep the whole history of every channel.
   - Returns, also in check mode, exactly what is (would be) removed and, for each kept image, why.
@@ -94,7 +100,7 @@ kept:
   elements: dict
   sample:
     - {name: web, version: 1.1.0, id: "sha256:9e2a...", created: "2026-11-21T10:00:00Z", tags: ["1.1.0", "verified-1.1.0"],
-       reasons: [used by container web-old]}
+       reasons: [used by container web-old, rollback target of fleet web revision 4]}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -105,6 +111,7 @@ from ansible_collections.immutable.infra.plugins.module_utils.common import engi
 from ansible_collections.immutable.infra.plugins.module_utils.images import (
     DockerImageStore, ImageStoreError, docker_client,
 )
+from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
 
 
 def _lines(records):
@@ -113,10 +120,14 @@ def _lines(records):
 
 def run(module):
     p = module.params
-    store = DockerImageStore(docker_client(p['docker_host']), p['repository'])
-    plan = plan_prune(store, p['name'], p['keep'], p['keep_history'], p['protect'], p['grace_period'])
+    client = docker_client(p['docker_host'])
+    store = DockerImageStore(client, p['repository'])
+    # The fleet records (revision histories, locks) say which images fleets need.
+    fleets = DockerProvider(client, p['repository'])
+    plan = plan_prune(store, p['name'], p['keep'], p['keep_history'], p['protect'], p['grace_period'],
+                      provider=fleets)
     if plan['remove'] and not module.check_mode:
-        apply_prune(store, plan)
+        apply_prune(store, plan, provider=fleets)
     result = dict(changed=bool(plan['remove']), removed=plan['remove'], kept=plan['keep'])
     if module._diff:
         result['diff'] = dict(before=_lines(plan['keep'] + plan['remove']), after=_lines(plan['keep']))

@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.immutable.infra.plugins.module_utils import catalog_store, channels
 from ansible_collections.immutable.infra.plugins.module_utils.catalog import CatalogError
 from ansible_collections.immutable.infra.plugins.module_utils.images import DockerImageStore, ImageStoreError
+from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
 
 from fake_engine import add_baked, make_store
 
@@ -236,6 +237,89 @@ def test_apply_prune_refuses_when_an_image_came_into_use_meanwhile(catalog):
     before = set(api.images_by_id)
     with pytest.raises(CatalogError, match=r'in use now: web:1\.2\.0 \(late\); nothing was removed'):
         catalog_store.apply_prune(store, plan)
+    assert set(api.images_by_id) == before
+
+
+class FakeFleets:
+    """The fleet records a prune reads through the provider: fleets(), read_history(), lock_holder()."""
+
+    def __init__(self):
+        self.histories = {}
+        self.locks = {}
+        self.broken = None
+
+    def fleets(self):
+        if self.broken:
+            raise ProviderError(self.broken)
+        return sorted(set(self.histories) | set(self.locks))
+
+    def read_history(self, fleet):
+        return [dict(entry) for entry in self.histories.get(fleet, [])]
+
+    def lock_holder(self, fleet):
+        return self.locks.get(fleet)
+
+
+def fleet_entry(number, image_id, outcome='succeeded', previous=None):
+    return {'number': number, 'image_id': image_id, 'version': 'x', 'outcome': outcome, 'previous': previous}
+
+
+def test_prune_keeps_what_the_fleets_need_and_says_why(catalog):
+    store, _api, ids = catalog
+    fleets = FakeFleets()
+    fleets.histories['web'] = [fleet_entry(1, ids['web 1.0.0']), fleet_entry(2, ids['web 1.2.0'], previous=1)]
+    fleets.histories['api'] = [fleet_entry(1, ids['web 1.9.0']),
+                               fleet_entry(2, ids['web 1.10.1-rc.1'], outcome='in_progress', previous=1)]
+    fleets.locks['api'] = {'host': 'h', 'pid': '1', 'operation': 'rollout of api to 1.10.1-rc.1 (rolling)'}
+    plan = catalog_store.plan_prune(store, 'web', keep=1, keep_history=0, grace_period='0', now=NOW,
+                                    provider=fleets)
+    reasons = kept(plan)
+    assert reasons[('web', '1.0.0')] == ['rollback target of fleet web revision 1']
+    assert reasons[('web', '1.2.0')] == ['current image of fleet web revision 2']
+    assert reasons[('web', '1.9.0')] == ['current image of fleet api revision 1',
+                                         'fleet api is being rolled out (lock held)']
+    assert reasons[('web', '1.10.1-rc.1')] == ['fleet api is being rolled out (lock held)']
+    assert removed(plan) == [('web', '1.3.0-broken')]
+    # Without the fleet records, the same prune removes them.
+    alone = catalog_store.plan_prune(store, 'web', keep=1, keep_history=0, grace_period='0', now=NOW)
+    assert ('web', '1.0.0') in removed(alone) and ('web', '1.10.1-rc.1') in removed(alone)
+
+
+def test_apply_prune_refuses_when_a_fleet_came_to_need_an_image_meanwhile(catalog):
+    store, api, ids = catalog
+    fleets = FakeFleets()
+    fleets.histories['web'] = [fleet_entry(1, ids['web 1.10.0'])]
+    plan = catalog_store.plan_prune(store, 'web', keep=1, keep_history=0, grace_period='0', now=NOW,
+                                    provider=fleets)
+    assert ('web', '1.0.0') in removed(plan)
+    # A rollout to 1.0.0 starts between the decision and the removal: it holds the lock, its entry names 1.0.0.
+    fleets.locks['web'] = {'host': 'h', 'pid': '1', 'operation': 'rollout of web to 1.0.0 (rolling)'}
+    fleets.histories['web'].append(fleet_entry(2, ids['web 1.0.0'], outcome='in_progress', previous=1))
+    before = set(api.images_by_id)
+    with pytest.raises(CatalogError, match=r'in use now: web:1\.0\.0 \(fleet web is being rolled out \(lock held\)\); '
+                                           r'nothing was removed'):
+        catalog_store.apply_prune(store, plan, provider=fleets)
+    assert set(api.images_by_id) == before
+    # Once the rollout is over and nothing needs the image, the same plan goes through.
+    del fleets.locks['web']
+    fleets.histories['web'][-1]['outcome'] = 'rolled_back'
+    catalog_store.apply_prune(store, plan, provider=fleets)
+    assert ids['web 1.0.0'] not in api.images_by_id
+
+
+def test_a_prune_that_cannot_read_the_fleet_records_removes_nothing(catalog):
+    store, api, _ids = catalog
+    fleets = FakeFleets()
+    plan = catalog_store.plan_prune(store, 'web', keep=1, keep_history=0, grace_period='0', now=NOW,
+                                    provider=fleets)
+    assert plan['remove']
+    fleets.broken = 'container web-lock exists but is not the lock of fleet web'
+    before = set(api.images_by_id)
+    for call in (lambda: catalog_store.plan_prune(store, 'web', keep=1, now=NOW, provider=fleets),
+                 lambda: catalog_store.apply_prune(store, plan, provider=fleets)):
+        with pytest.raises(CatalogError, match='cannot read the fleet records .*not the lock of fleet web; '
+                                               'nothing was removed'):
+            call()
     assert set(api.images_by_id) == before
 
 
