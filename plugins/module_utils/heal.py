@@ -259,8 +259,8 @@ class Healer:
         # about them, the controller's check alone decides whether they go back in or are replaced.
         outside = [i for i in state.running if i.name not in servers and i.image_id == target_id]
         for inst, (ok, answer) in zip(outside, in_parallel(self.check, outside)):
-            verdicts[inst.name] = {'verdict': 'healthy'} if ok else {'verdict': 'unhealthy', 'failing_for': 0,
-                                                                      'answer': answer}
+            verdicts[inst.name] = ({'verdict': 'healthy'} if ok else
+                                   {'verdict': 'unhealthy', 'failing_for': 0, 'answer': answer})
         now = clock()
         for inst in candidates:
             ok, answer = self.check(inst)
@@ -383,8 +383,9 @@ class Healer:
                                            if reason else ''))
         if plan['lb']:
             before.append('  load balancer: %s' % plan['lb'])
-        after = before[:1] + ['  - %s running%s' % (name, ' (back into the load balancer)' if name in plan['readmit']
-                                                   else '') for name in plan['members']]
+        back = ' (back into the load balancer)'
+        after = before[:1] + ['  - %s running%s' % (name, back if name in plan['readmit'] else '')
+                              for name in plan['members']]
         if plan['lb']:
             after.append('  load balancer: a new one, serving the members above from its first request')
         if plan['create']:
@@ -421,8 +422,8 @@ class Healer:
         if not plan['changed'] or check_mode:
             self.report(plan, target)
             return result
-        operation = 'heal of %s (replace %d, create %d%s)' % (self.fleet, len(plan['replace']), plan['create'],
-                                                               ', new load balancer' if plan['lb'] else '')
+        operation = 'heal of %s (replace %d, create %d%s)' % (
+            self.fleet, len(plan['replace']), plan['create'], ', new load balancer' if plan['lb'] else '')
         with self.engine.locked(operation, break_lock):
             # Again under the lock: a rollout may have run meanwhile. No second watch: what failed long enough
             # above is still failing now, or it recovered.

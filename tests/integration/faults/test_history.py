@@ -35,6 +35,7 @@ BAKES = [
 def label(fleet):
     return 'io.immutable-infra.fleet=%s' % fleet
 
+
 def remove_fleets(engine):
     for fleet in FLEETS:
         remove_fleet(engine, fleet)

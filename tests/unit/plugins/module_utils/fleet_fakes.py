@@ -272,11 +272,14 @@ class World:
         # name -> (clock time, status): from that time on the instance answers the controller's check with
         # status, while the load balancer's own checks have not seen it fail yet (HAProxy needs `fall` of them).
         self.answers_after = {}
-        self.provider.on_create_lb = lambda servers: self.lb.start_with(servers)
+        self.provider.on_create_lb = self._create_lb
         self.provider.on_start_next_lb = self._start_next_lb
         self.provider.on_finish_lb_roll = self._finish_lb_roll
         self.next_lb = None
         self.old_lb = None
+
+    def _create_lb(self, servers):
+        self.lb.start_with(servers)  # self.lb, whichever FakeLB the world has now
 
     def _start_next_lb(self, servers):
         self.next_lb = type(self.lb)(self.provider, self.status_of_image, *self._lb_extra())
@@ -290,7 +293,6 @@ class World:
 
     def lb_of(self, lb):
         return self.next_lb if lb.id == 'lbnext' and self.next_lb is not None else self.lb
-
 
     def status_of_image(self, image_id):
         return self.health_by_image.get(image_id, 200)
