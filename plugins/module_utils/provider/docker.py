@@ -9,9 +9,13 @@ Per fleet ``<fleet>``:
   role ``instance``, revision, version, image ID and service port, on the network ``<fleet>-net``; the service
   port is published on 127.0.0.1 only, on a random host port, so the controller can health-check each one.
   No restart policy: a dead instance is replaced, never restarted in place.
-- the load balancer is the container ``<fleet>-lb`` of the ``lb`` image on the same network; its frontend
-  (8080 in the container) is published on the fleet's listen address, the runtime API (9999) and the stats page
-  (8404) on 127.0.0.1 only.
+- the load balancer is the container ``<fleet>-lb`` of the ``lb`` image (HAProxy) in the network namespace of
+  its holder ``<fleet>-lb-holder``, a container on the same network that runs nothing and owns the published
+  ports: the frontend (8080 in the container) on the fleet's listen address, the runtime API and the stats page
+  of both slots (9999/8404, 9998/8403) on 127.0.0.1 only. A new lb image starts as ``<fleet>-lb-next`` on the
+  other slot, takes the listening socket over and the old one soft-stops (see ``start_next_load_balancer``).
+- every container, the network, the load balancer's volume and the records carry the repository label: a fleet
+  belongs to one image repository, and another repository's provider refuses to touch it.
 - the lock is the container ``<fleet>-lock`` (created, never started) of a tiny empty marker image: the engine
   refuses a second container of the same name, so taking the lock is atomic. Its labels name the holder.
 - the revision history is an empty image tagged ``<repository>/fleet-history:<fleet>`` (made with
