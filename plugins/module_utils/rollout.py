@@ -413,9 +413,15 @@ class FleetEngine:
 
     # Building blocks ----------------------------------------------------------------------------------------
     def lb_check(self):
-        """HAProxy's health check of every server: the fleet's interval and threshold, ``HEALTH_FALL`` fails."""
+        """HAProxy's health check of every server: the fleet's path, status, interval and threshold, and
+        ``HEALTH_FALL`` failures to go down."""
         health = self.spec['health']
-        return {'inter': health['interval'], 'rise': health['healthy_threshold'], 'fall': HEALTH_FALL}
+        return {'inter': health['interval'], 'rise': health['healthy_threshold'], 'fall': HEALTH_FALL,
+                'path': health['path'], 'status': health['status']}
+
+    def lb_health(self):
+        """The ``LoadBalancer.health`` a load balancer created for this spec has: ``"STATUS PATH"``."""
+        return '%s %s' % (self.spec['health']['status'], self.spec['health']['path'])
 
     def answering(self, instances):
         """The ``instances`` that answer the controller's health check now (one check each, in parallel)."""
@@ -956,7 +962,9 @@ class FleetEngine:
             lb_action = 'create'
         elif not state.lb.running:
             lb_action = 'recreate'
-        elif lb_image and state.lb.image_id != lb_image['id']:
+        elif lb_image and (state.lb.image_id != lb_image['id'] or
+                           state.lb.can_roll and state.lb.health != self.lb_health()):
+            # A new lb image, or a new health check of the servers (the fleet's health.path or .status).
             lb_action = 'roll'
 
         surge, unavailable = rolling_limits(spec)

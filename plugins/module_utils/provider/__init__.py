@@ -106,8 +106,11 @@ class Instance:
 class LoadBalancer:
     """A fleet's load balancer: ``api`` and ``stats`` are ``(host, port)`` the controller reaches."""
 
-    def __init__(self, name, id, fleet, image_id, version, listen, state, api=None, stats=None, can_roll=False):
+    def __init__(self, name, id, fleet, image_id, version, listen, state, api=None, stats=None, can_roll=False,
+                 health=None):
         self.name = name
+        # The health check it runs on its servers, "STATUS PATH" (None: the lb image's default, GET /healthz 200).
+        self.health = health
         # The provider can start a new load balancer beside this one on the same listen address and hand the
         # traffic over without a failed request (``roll_load_balancer``).
         self.can_roll = can_roll
@@ -135,6 +138,7 @@ class LoadBalancer:
             'api': '%s:%s' % self.api if self.api else None,
             'stats': '%s:%s' % self.stats if self.stats else None,
             'can_roll': self.can_roll,
+            'health': self.health,
         }
 
 

@@ -65,6 +65,8 @@ LB_STATS_PORT = 8404
 LB_API_PORTS = (LB_API_PORT, 9998)
 LB_STATS_PORTS = (LB_STATS_PORT, 8403)
 LABEL_LB_SLOT = LABEL_PREFIX + 'lb-slot'
+# The health check the load balancer runs on its servers: "STATUS PATH" (the fleet's health.status and .path).
+LABEL_LB_HEALTH = LABEL_PREFIX + 'lb-health'
 # The runtime API's unix socket folder, shared by the generations: the new one takes the listening socket of
 # the old one through it (HAProxy's -x), so no connection waiting to be accepted is lost.
 LB_RUN_DIR = '/run/haproxy'
@@ -320,7 +322,8 @@ class DockerProvider(Provider):
             name=name, id=attrs['Id'], fleet=fleet, image_id=labels.get(LABEL_IMAGE_ID),
             version=labels.get(LABEL_VERSION), listen=labels.get(LABEL_LISTEN), state=state,
             api=self._published(ports, LB_API_PORTS[slot]) if running else None,
-            stats=self._published(ports, LB_STATS_PORTS[slot]) if running else None, can_roll=True)
+            stats=self._published(ports, LB_STATS_PORTS[slot]) if running else None, can_roll=True,
+            health=labels.get(LABEL_LB_HEALTH))
 
     def load_balancer(self, fleet):
         attrs = self._inspect(self.lb_name(fleet))
@@ -380,6 +383,9 @@ class DockerProvider(Provider):
         # over from the generation that runs (see roles/haproxy).
         environment = {'IMMUTABLE_LB_API_PORT': str(LB_API_PORTS[slot]),
                        'IMMUTABLE_LB_STATS_PORT': str(LB_STATS_PORTS[slot])}
+        if check and check.get('path'):
+            environment['IMMUTABLE_LB_HEALTH_PATH'] = check['path']
+            environment['IMMUTABLE_LB_HEALTH_STATUS'] = str(check.get('status', 200))
         if servers:
             environment['IMMUTABLE_LB_SERVERS'] = seed_servers(servers)
             if check:
@@ -389,9 +395,11 @@ class DockerProvider(Provider):
         host_config = self.api.create_host_config(network_mode='container:%s' % holder_id,
                                                   binds={volume: {'bind': LB_RUN_DIR, 'mode': 'rw'}})
         what = 'the load balancer %s of fleet %s on %s' % (name, fleet, listen)
+        labels = self._lb_labels(fleet, image_id, version, listen, slot)
+        if check and check.get('path'):
+            labels[LABEL_LB_HEALTH] = '%s %s' % (check.get('status', 200), check['path'])
         created = self._call('cannot create %s' % what, self.api.create_container, image_id, name=name,
-                             labels=self._lb_labels(fleet, image_id, version, listen, slot), host_config=host_config,
-                             detach=True, environment=environment)
+                             labels=labels, host_config=host_config, detach=True, environment=environment)
         self._start(what, created['Id'])
         attrs = self._inspect(created['Id'])
         if attrs is None:

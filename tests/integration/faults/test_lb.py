@@ -178,6 +178,20 @@ def test_a_new_lb_version_rolls_the_load_balancer_under_load_with_no_failed_requ
     assert again.rc == 0 and again.task_results('Roll out fleet')[0]['changed'] is False, again.output[-3000:]
 
 
+def test_a_new_health_path_rolls_the_load_balancer_whose_checks_then_follow_it(engine):
+    """The load balancer checks the fleet's own health.path (here /version, which the web image also answers)."""
+    before = running(engine)
+    with Probe(PORT, max_seconds=120) as probe:
+        run = play('rollout.yml', version='1.0.0', lb_version='1.1.0', health_path='/version')
+        time.sleep(1)
+    assert run.rc == 0, run.output[-3000:]
+    assert run.task_results('Roll out fleet')[0]['plan']['lb'] == 'roll'
+    assert probe.failures == 0, probe
+    assert lb_container(engine).labels['io.immutable-infra.lb-health'] == '200 /version'
+    logs = engine.containers.get(before[0]).logs(tail=50).decode()
+    assert 'GET /version' in logs and running(engine) == before
+
+
 def test_another_repository_is_told_whose_fleet_this_is(engine):
     for playbook in ('status.yml', 'heal.yml'):
         run = run_playbook(playbook, {'fleet': FLEET, 'image_repository': REPOSITORY + '-other'},

@@ -104,7 +104,7 @@ class FakeProvider(Provider):
     def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port, servers=None, check=None):
         self.lb = LoadBalancer('%s-lb' % fleet, 'lbid', fleet, image_id, version,
                                '%s:%d' % (listen_host, listen_port), 'running', ('127.0.0.1', 9999),
-                               ('127.0.0.1', 8404), can_roll=True)
+                               ('127.0.0.1', 8404), can_roll=True, health=self._health(check))
         self.calls.append(('create_lb', self.lb.name, tuple(s['name'] for s in servers or ())))
         if self.on_create_lb:
             self.on_create_lb(servers or [])
@@ -113,9 +113,14 @@ class FakeProvider(Provider):
     def remove_load_balancer(self, fleet):
         self.lb = None
 
+    @staticmethod
+    def _health(check):
+        return '%s %s' % (check.get('status', 200), check['path']) if check and check.get('path') else None
+
     def start_next_load_balancer(self, fleet, image_id, version, servers=None, check=None):
         self.next_lb = LoadBalancer('%s-lb-next' % fleet, 'lbnext', fleet, image_id, version, self.lb.listen,
-                                    'running', ('127.0.0.1', 9998), ('127.0.0.1', 8403), can_roll=True)
+                                    'running', ('127.0.0.1', 9998), ('127.0.0.1', 8403), can_roll=True,
+                                    health=self._health(check))
         self.calls.append(('start_next_lb', image_id, tuple(s['name'] for s in servers or ())))
         self.on_start_next_lb(servers or [])
         return self.next_lb
@@ -123,7 +128,7 @@ class FakeProvider(Provider):
     def finish_load_balancer_roll(self, fleet, timeout):
         nxt = self.next_lb
         self.lb = LoadBalancer(self.lb.name, nxt.id, fleet, nxt.image_id, nxt.version, nxt.listen, 'running',
-                               nxt.api, nxt.stats, can_roll=True)
+                               nxt.api, nxt.stats, can_roll=True, health=nxt.health)
         self.next_lb = None
         self.calls.append(('finish_lb_roll', nxt.image_id))
         self.on_finish_lb_roll()

@@ -510,6 +510,15 @@ def test_a_new_lb_version_rolls_the_load_balancer_with_every_server_in_the_new_o
     assert world.engine().rollout(target('sha256:v1'), new_lb)['changed'] is False
 
 
+def test_a_new_health_path_rolls_the_load_balancer_so_its_checks_follow(world):
+    """A fleet of any image: the load balancer checks the fleet's own health.path and status (issue 11, item
+    4); changing them rolls it like a new lb_version."""
+    deploy(world, spec=make_spec(health={'path': '/ready', 'start_period': 5}))
+    assert world.provider.lb.health == '200 /ready'
+    result = world.engine(make_spec(health={'path': '/live', 'start_period': 5})).rollout(target('sha256:v1'), LB_IMAGE)
+    assert result['plan']['lb'] == 'roll' and world.provider.lb.health == '200 /live'
+
+
 def test_a_load_balancer_that_cannot_roll_refuses_a_new_lb_version(world):
     deploy(world)
     world.provider.lb.can_roll = False
