@@ -17,7 +17,7 @@ description:
     last I(keep_history) history entries, is needed by a fleet, is the parent of a kept image, or is listed in
     I(protect).
   - An image a fleet needs, read from the fleet records in the engine (revision histories
-    C(<repository>/fleet-history:<fleet>) and locks C(<fleet>-lock)) of every fleet on the engine, is the image
+    C(<repository>/fleet-history:<fleet>) and locks C(<fleet>-lock)) of every fleet of I(repository), is the image
     of any C(succeeded) revision the history keeps (the current revision and every revision C(rollback.yml) may
     roll back to) and, while a fleet's lock is held or a revision is C(in_progress), the image being rolled out
     and the one that served before it.
