@@ -1,5 +1,48 @@
-# Variables shared by every image template in this folder. playbooks/bake.yml sets all of them; the defaults
-# only make `packer validate` and a hand-run `packer build` possible.
+# Variables of the image template (image.pkr.hcl). playbooks/bake.yml sets all of them (in a JSON var file); the
+# defaults only make `packer validate` and a hand-run `packer build` possible. A template of your own (an image
+# definition's `template`) gets the same var file: declare the variables it uses (copy this file).
+
+variable "image_name" {
+  type        = string
+  default     = "base"
+  description = "Name of the image (a key of the image definitions): images are tagged <image_repository>/<image_name>:<version>."
+}
+
+variable "changes" {
+  type        = list(string)
+  default     = ["LABEL org.opencontainers.image.title=base io.immutable-infra.name=base", "ENTRYPOINT [\"/usr/bin/env\"]", "CMD [\"bash\"]"]
+  description = "Dockerfile-style instructions of the commit (LABEL, ENTRYPOINT, CMD, EXPOSE, ENV, USER, WORKDIR, STOPSIGNAL), computed by playbooks/bake.yml from the image's container settings."
+}
+
+variable "provision_playbook" {
+  type        = string
+  default     = ""
+  description = "The provision play: the collection's playbooks/provision.yml (empty: the one next to this template's folder)."
+}
+
+variable "bake_play_vars" {
+  type        = string
+  default     = "{}"
+  description = "JSON object of the provision play's own variables: the roles to apply and their names, the collection version, the project's source."
+}
+
+variable "ansible_config" {
+  type        = string
+  default     = ""
+  description = "ansible.cfg of the bake's Ansible: the collection's (empty: the one next to this template's folder)."
+}
+
+variable "roles_path" {
+  type        = string
+  default     = ""
+  description = "ANSIBLE_ROLES_PATH of the bake's Ansible: the project's roles, the user's roles path, the collection's roles."
+}
+
+variable "collections_path" {
+  type        = string
+  default     = ""
+  description = "ANSIBLE_COLLECTIONS_PATH of the bake's Ansible: the user's collections path, where FQCN roles are found."
+}
 
 variable "image_repository" {
   type        = string
@@ -22,7 +65,7 @@ variable "version_tag" {
 variable "revision" {
   type        = string
   default     = "unknown"
-  description = "Git commit of the immutable.infra checkout the image is baked from."
+  description = "Git commit of the project the image is baked from (unknown when it is not a git checkout)."
 }
 
 variable "created" {
@@ -34,7 +77,7 @@ variable "created" {
 variable "source_url" {
   type        = string
   default     = "https://github.com/immutable-infra/immutable.infra"
-  description = "Where the image's source lives (org.opencontainers.image.source)."
+  description = "Where the project's source lives (org.opencontainers.image.source): its git remote, or unknown."
 }
 
 variable "bake_key" {
@@ -87,20 +130,6 @@ locals {
     "${var.apt_cache_dir}/archives" = "/var/cache/apt/archives"
   }
 
-  # Labels every image carries; the catalog reads them (docs/architecture.md).
-  common_labels = join(" ", [
-    "org.opencontainers.image.version=${var.version}",
-    "org.opencontainers.image.revision=${var.revision}",
-    "org.opencontainers.image.created=${var.created}",
-    "org.opencontainers.image.source=${var.source_url}",
-    "io.immutable-infra.version=${var.version}",
-    "io.immutable-infra.bake-key=${var.bake_key}",
-    "io.immutable-infra.parent=${var.parent_image}",
-    # docker commit keeps the build container's labels: blank the build marker so that containers of the
-    # image are never taken for leftovers of an interrupted bake.
-    "io.immutable-infra.bake=\"\"",
-  ])
-
   # Extra variables of the bake play (playbooks/provision.yml) and the docker connection into the build
   # container: no SSH proxy (use_proxy = false), Ansible talks to the container through the engine.
   bake_extra_vars = join(" ", [
@@ -115,8 +144,12 @@ locals {
     "bake_guard_parent_bake_key=${var.parent_bake_key}",
   ])
 
+  provision_playbook = var.provision_playbook == "" ? "${path.root}/../playbooks/provision.yml" : var.provision_playbook
+
   ansible_env_vars = [
-    "ANSIBLE_CONFIG=${path.root}/../ansible.cfg",
+    "ANSIBLE_CONFIG=${var.ansible_config == "" ? "${path.root}/../ansible.cfg" : var.ansible_config}",
+    "ANSIBLE_ROLES_PATH=${var.roles_path}",
+    "ANSIBLE_COLLECTIONS_PATH=${var.collections_path}",
     "ANSIBLE_PIPELINING=true",
     "ANSIBLE_NOCOLOR=true",
   ]

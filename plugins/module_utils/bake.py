@@ -51,9 +51,29 @@ def input_digests(root, paths):
     return digests
 
 
-def compute_bake_key(root, paths, values):
-    """sha256 over the content of the input files and the values (version, parent image ID, variables...)."""
-    document = {'files': input_digests(root, paths), 'values': values}
+def source_digests(sources):
+    """``[[label/relative path, sha256, executable], ...]`` of every file of ``sources`` (``[{label, path}]``,
+    ``path`` absolute: a file, named by its label, or a folder, whose files are named label/relative path).
+    Labels, not paths, name the files: the key does not depend on where a project or a collection lives."""
+    digests, seen = [], set()
+    for source in sorted(sources or [], key=lambda s: s['label']):
+        if source['label'] in seen:
+            continue
+        seen.add(source['label'])
+        top = source['path']
+        for path in _walk(top):
+            with open(path, 'rb') as handle:
+                digest = hashlib.sha256(handle.read()).hexdigest()
+            name = source['label'] if path == top else '%s/%s' % (source['label'], os.path.relpath(path, top))
+            digests.append([name, digest, os.access(path, os.X_OK)])
+    return digests
+
+
+def compute_bake_key(root, paths, values, sources=None):
+    """sha256 over the content of the input files (``paths`` relative to ``root``, and ``sources``, see
+    :func:`source_digests`) and the values (version, parent image ID, variables...)."""
+    files = input_digests(root, paths) if paths else []
+    document = {'files': files + source_digests(sources), 'values': values}
     encoded = json.dumps(document, sort_keys=True, separators=(',', ':'), default=str)
     return hashlib.sha256(encoded.encode('utf-8')).hexdigest()
 

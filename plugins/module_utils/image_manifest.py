@@ -13,8 +13,12 @@ Runs on the target: standard library only. The manifest is a JSON object::
       "roles": ["bake_guard", "nginx", "image_seal"],
       "packages": {"nginx": "1.22.1-9"},
       "files": {"/etc/nginx/nginx.conf": "<sha256 hex>"},
-      "built": "2026-11-26T15:11:00Z"
+      "built": "2026-11-26T15:11:00Z",
+      "collection_version": "0.1.0", "source": "https://git.example.com/team/app.git"
     }
+
+``collection_version`` (of immutable.infra, which baked it) and ``source`` (where the project lives) are
+optional: written when given.
 
 :func:`ensure_manifest` writes or removes it (idempotent: an unchanged manifest keeps its ``built`` time),
 :func:`validate_manifest` lists what is wrong with one (image tests reuse it).
@@ -41,6 +45,7 @@ DIRECTORY_MODE = 0o755
 
 MANIFEST_KEYS = ('schema', 'name', 'version', 'revision', 'bake_key', 'parent_image', 'roles', 'packages', 'files',
                  'built')
+OPTIONAL_KEYS = ('collection_version', 'source')
 
 # Installed packages only: dpkg-query -W also lists removed packages whose configuration files are left.
 DPKG_QUERY_FORMAT = '${Package}\\t${Version}\\t${db:Status-Status}\\n'
@@ -83,14 +88,14 @@ def validate_manifest(data):
     missing = [key for key in MANIFEST_KEYS if key not in data]
     if missing:
         problems.append('missing keys: %s' % ', '.join(missing))
-    unknown = sorted(str(key) for key in data if key not in MANIFEST_KEYS)
+    unknown = sorted(str(key) for key in data if key not in MANIFEST_KEYS + OPTIONAL_KEYS)
     if unknown:
         problems.append('unknown keys: %s' % ', '.join(unknown))
 
     if 'schema' in data and (not isinstance(data['schema'], int) or isinstance(data['schema'], bool)
                              or data['schema'] != SCHEMA):
         problems.append('schema: expected %d, got %r' % (SCHEMA, data['schema']))
-    for key in _STRING_KEYS:
+    for key in _STRING_KEYS + OPTIONAL_KEYS:
         if key in data and (not isinstance(data[key], str) or not data[key]):
             problems.append('%s: expected a non-empty string, got %r' % (key, data[key]))
     if isinstance(data.get('version'), str) and data['version'] and not _is_semver(data['version']):
@@ -175,7 +180,8 @@ def installed_packages(run_command, dpkg_query):
     return packages
 
 
-def build_manifest(name, version, revision, bake_key, parent_image, roles, packages, files, built):
+def build_manifest(name, version, revision, bake_key, parent_image, roles, packages, files, built,
+                   collection_version=None, source=None):
     """The manifest dict; raises ImageManifestError listing every problem (see validate_manifest)."""
     manifest = {
         'schema': SCHEMA,
@@ -189,6 +195,9 @@ def build_manifest(name, version, revision, bake_key, parent_image, roles, packa
         'files': dict(files or {}),
         'built': built,
     }
+    for key, value in (('collection_version', collection_version), ('source', source)):
+        if value:
+            manifest[key] = value
     problems = validate_manifest(manifest)
     if problems:
         raise ImageManifestError('invalid manifest: %s' % '; '.join(problems))
@@ -309,7 +318,8 @@ def _fix_attributes(path):
 
 def ensure_manifest(path=DEFAULT_PATH, state='present', name=None, version=None, revision=None, bake_key=None,
                     parent_image=None, roles=None, managed_files=None, packages=True, built=None,
-                    run_command=None, dpkg_query=None, check_mode=False, now=utc_now):
+                    run_command=None, dpkg_query=None, check_mode=False, now=utc_now, collection_version=None,
+                    source=None):
     """Make the manifest at ``path`` present (with these values) or absent.
 
     ``packages``: record the installed Debian packages through ``run_command`` and ``dpkg_query`` (see
@@ -350,7 +360,7 @@ def ensure_manifest(path=DEFAULT_PATH, state='present', name=None, version=None,
     recorded_packages = installed_packages(run_command, dpkg_query) if packages else {}
     files = checksum_files(managed_files)
     manifest = build_manifest(name, version, revision, bake_key, parent_image, roles, recorded_packages, files,
-                              built or now())
+                              built or now(), collection_version, source)
     if built is None:
         existing = _parse(before) if before is not None else None
         if (existing is not None and is_rfc3339_utc(existing.get('built'))

@@ -226,6 +226,14 @@ class DockerImageStore:
         except (APIError, DockerException) as exc:
             raise ImageStoreError('cannot inspect image %s: %s' % (ref, exc))
 
+    def config(self, ref):
+        """``{'Entrypoint': [...] or None, 'Cmd': [...] or None}`` of image ``ref`` (what a child image keeps)."""
+        try:
+            config = self.client.api.inspect_image(ref).get('Config') or {}
+        except (APIError, DockerException) as exc:
+            raise ImageStoreError('cannot inspect image %s: %s' % (ref, exc))
+        return {'Entrypoint': config.get('Entrypoint'), 'Cmd': config.get('Cmd')}
+
     def find(self, name, version):
         """The image tagged ``repository/name:version`` (a candidate, verified or not), or None."""
         record = self.get(image_ref(self.repository, name, to_tag(version)))

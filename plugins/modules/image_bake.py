@@ -40,14 +40,41 @@ options:
     choices: [planned, verified, failed]
     default: planned
   root:
-    description: Folder the I(inputs) paths are relative to (the collection root). Required with C(state=planned).
+    description: Folder the I(inputs) paths are relative to (the collection root).
     type: path
   inputs:
     description:
-      - Files and folders whose content goes into the image (templates, roles, playbooks, module code).
-      - Required with C(state=planned).
+      - Files and folders whose content goes into the image (templates, roles, playbooks, module code), relative
+        to I(root).
+      - With C(state=planned), I(inputs) or I(sources) is required.
     type: list
     elements: str
+  sources:
+    description:
+      - Files and folders whose content goes into the image, wherever they are (the roles applied, the project's
+        inputs), as returned by M(immutable.infra.image_definition). Each file is named by the source's label
+        (and its path inside a folder), so the bake key does not depend on where they live.
+    type: list
+    elements: dict
+    suboptions:
+      label:
+        description: Name of the source in the bake key.
+        type: str
+        required: true
+      path:
+        description: Absolute path of the file or folder.
+        type: path
+        required: true
+  container:
+    description:
+      - With C(state=planned), the image's container settings (normalized, as returned by
+        M(immutable.infra.image_definition)); the module returns the Dockerfile-style C(changes) of the image's
+        commit, with I(labels), the bake key and the parent's ID as labels.
+    type: dict
+  labels:
+    description: With C(state=planned) and I(container), provenance labels of the image, in order.
+    type: dict
+    default: {}
   parent:
     description:
       - With C(state=planned), the image the bake starts from (name:tag or ID). It is resolved to its image ID,
@@ -143,6 +170,14 @@ image:
   returned: always
   type: dict
   sample: {id: "sha256:4c1f...", name: web, version: 1.2.0, verified: true, tags: ["1.2.0", "verified-1.2.0"]}
+changes:
+  description:
+    - Dockerfile-style instructions of the image's commit (LABEL, ENTRYPOINT, CMD, EXPOSE, ENV, USER, WORKDIR,
+      STOPSIGNAL). An image that sets no entrypoint or command keeps its parent's.
+  returned: when state is planned and container is given
+  type: list
+  elements: str
+  sample: ['LABEL org.opencontainers.image.title="web" ...', 'ENTRYPOINT ["/usr/sbin/nginx"]']
 leftovers:
   description: What an earlier bake left and this run removed (or would remove, in check mode).
   returned: when state is planned
@@ -157,6 +192,7 @@ from ansible_collections.immutable.infra.plugins.module_utils.common import engi
 from ansible_collections.immutable.infra.plugins.module_utils.bake import (
     BakeError, clean_leftovers, compute_bake_key, mark_failed, mark_verified, plan_bake, plan_refresh,
 )
+from ansible_collections.immutable.infra.plugins.module_utils.image_definition import docker_changes
 from ansible_collections.immutable.infra.plugins.module_utils.images import (
     DockerImageStore, ImageStoreError, docker_client,
 )
@@ -186,7 +222,7 @@ def run(module):
             values['parent_image'] = parent['id']
 
         def key_for(version):
-            return compute_bake_key(p['root'], p['inputs'], dict(values, version=version))
+            return compute_bake_key(p['root'], p['inputs'], dict(values, version=version), p['sources'])
 
         if p['refresh']:
             plan = plan_refresh(store, p['name'], p['version'], key_for)
@@ -199,6 +235,17 @@ def run(module):
                       reason=plan['reason'], image=_public(plan['image']), leftovers=plan['leftovers'])
         if parent is not None:
             result.update(parent_image=parent['id'], parent_bake_key=parent['bake_key'] or '')
+        if p['container'] is not None:
+            labels = list(p['labels'].items()) + [
+                ('io.immutable-infra.version', plan['version']),
+                ('io.immutable-infra.bake-key', plan['bake_key']),
+                ('io.immutable-infra.parent', parent['id'] if parent else ''),
+                # docker commit keeps the build container's labels: blank the build marker, so that containers
+                # of the image are never taken for leftovers of an interrupted bake.
+                ('io.immutable-infra.bake', ''),
+            ]
+            result['changes'] = docker_changes(p['name'], p['container'], labels,
+                                               store.config(parent['id']) if parent else {})
         return result
     judge = mark_verified if p['state'] == 'verified' else mark_failed
     changed, record = judge(store, p['name'], p['version'], p['bake_key'], module.check_mode)
@@ -213,13 +260,20 @@ def main():
             state=dict(type='str', default='planned', choices=['planned', 'verified', 'failed']),
             root=dict(type='path'),
             inputs=dict(type='list', elements='str'),
+            sources=dict(type='list', elements='dict', options=dict(
+                label=dict(type='str', required=True),
+                path=dict(type='path', required=True),
+            )),
+            container=dict(type='dict'),
+            labels=dict(type='dict', default={}),
             parent=dict(type='str'),
             values=dict(type='dict', default={}),
             bake_key=dict(type='str', no_log=False),
             force=dict(type='bool', default=False),
             refresh=dict(type='bool', default=False),
         ),
-        required_if=[('state', 'planned', ('root', 'inputs'))],
+        required_if=[('state', 'planned', ('inputs', 'sources'), True)],
+        required_by={'inputs': 'root'},
         supports_check_mode=True,
     )
     try:

@@ -101,6 +101,12 @@ options:
       - When not given, the current time, unless the existing manifest is the same apart from its C(built)
         time, in which case that time is kept.
     type: str
+  collection_version:
+    description: Version of immutable.infra that baked the image; recorded as C(collection_version) when given.
+    type: str
+  source:
+    description: Where the project the image is baked from lives (its git remote); recorded as C(source) when given.
+    type: str
 '''
 
 EXAMPLES = r'''
@@ -186,6 +192,8 @@ def main():
             managed_files=dict(type='list', elements='path', default=[]),
             packages=dict(type='bool', default=True),
             built=dict(type='str'),
+            collection_version=dict(type='str'),
+            source=dict(type='str'),
         ),
         required_if=[('state', 'present', ['name', 'version', 'revision', 'bake_key', 'parent_image'])],
         supports_check_mode=True,
@@ -204,6 +212,8 @@ def main():
             managed_files=params['managed_files'],
             packages=params['packages'],
             built=params['built'],
+            collection_version=params['collection_version'],
+            source=params['source'],
             run_command=module.run_command,
             dpkg_query=module.get_bin_path('dpkg-query') if params['packages'] else None,
             check_mode=module.check_mode,

@@ -62,10 +62,10 @@ def covered(path, inputs):
     return any(path == i or path.startswith(i.rstrip('/') + '/') for i in inputs)
 
 
-@pytest.mark.parametrize('image', sorted(load_images()['immutable_images']))
+@pytest.mark.parametrize('image', sorted(load_images()['immutable_builtin_images']))
 def test_every_module_a_bake_runs_is_part_of_the_bake_key(image):
     data = load_images()
-    definition = data['immutable_images'][image]
+    definition = data['immutable_builtin_images'][image]
     roles = role_closure(definition['roles'] + ALWAYS)
     inputs = (data['immutable_bake_common_inputs'] + definition.get('inputs', [])
               + ['roles/%s' % r for r in definition['roles']])
