@@ -420,6 +420,9 @@ def fleet_references(fleets):
                 add(_entry_image(before), reason)
         if current is not None:
             add(_entry_image(current), reason)
+        if lock is not None and lock.get('image_id'):
+            # The rollout names its target in the lock before it writes its in_progress entry.
+            add(_entry_image({'image_id': lock['image_id']}), reason)
     return found
 
 

@@ -379,8 +379,9 @@ class FleetEngine:
             raise FleetError(self.lock_message(holder, holder_alive(holder, self.hostname)))
 
     @contextlib.contextmanager
-    def locked(self, operation, break_lock=False):
-        """Hold the fleet's lock for the body; a lock whose holder died on this host is taken over."""
+    def locked(self, operation, break_lock=False, image_id=None):
+        """Hold the fleet's lock for the body; a lock whose holder died on this host is taken over. ``image_id``:
+        the image the operation rolls to, recorded in the lock (prune keeps it from the moment the lock exists)."""
         holder = {
             'host': self.hostname,
             'pid': str(self.pid),
@@ -389,6 +390,8 @@ class FleetEngine:
             'operation': operation,
             'token': uuid.uuid4().hex,
         }
+        if image_id:
+            holder['image_id'] = image_id
         try:
             self.provider.acquire_lock(self.fleet, holder)
         except LockHeld as exc:
@@ -1065,7 +1068,7 @@ class FleetEngine:
             return result
         operation = '%s of %s to %s (%s)' % ('rollback' if rollback_of else 'rollout', self.fleet, target['version'],
                                              plan['strategy'])
-        with self.locked(operation, break_lock):
+        with self.locked(operation, break_lock, target['id']):
             state = self.observe()
             self.check_lb(state.lb, lb_image)
             plan = self.plan(state, target, lb_image, strategy)

@@ -729,6 +729,15 @@ def test_a_held_lock_before_the_rollout_wrote_its_entry_keeps_the_current_image(
                                            'fleet web is being rolled out (lock held)']
 
 
+def test_a_held_lock_that_names_its_target_keeps_it_before_the_entry_exists():
+    """The lock carries the image the rollout rolls to, so there is no moment where the target is unknown."""
+    records = [image(1, version='1.1.0'), image(2, version='1.2.0'), image(3, version='1.3.0')]
+    decision = prune_fleets(records, [fleet('web', [entry(1, 1)], lock=dict(LOCK, image_id=image_id(2)))])
+    assert kept(decision)[image_id(2)] == ['fleet web is being rolled out (lock held)']
+    # Without it (a lock taken by an older controller), that image would go.
+    assert image_id(2) in removed(prune_fleets(records, [fleet('web', [entry(1, 1)], lock=LOCK)]))
+
+
 def test_an_unfinished_rollout_without_a_lock_keeps_its_images():
     records = [image(1, version='1.1.0'), image(2, version='1.2.0'), image(3, version='1.3.0')]
     history = [entry(1, 1), entry(2, 2, outcome='in_progress', previous=1)]

@@ -313,6 +313,22 @@ def test_provider_failure_rolls_back(world):
 
 
 # Lock --------------------------------------------------------------------------------------------------------
+def test_the_lock_names_the_image_a_rollout_rolls_to(world):
+    """Prune keeps it from the moment the lock exists, before the in_progress entry is written."""
+    deploy(world)
+    engine = world.engine()
+    seen = {}
+    real = engine.observe
+
+    def observe():
+        seen.setdefault('lock', world.provider.lock)
+        return real()
+
+    engine.observe = lambda: observe() if world.provider.lock else real()
+    engine.rollout(target('sha256:v2'), LB_IMAGE)
+    assert seen['lock']['image_id'] == 'sha256:v2'
+
+
 def test_a_live_lock_holder_fails_fast_and_nothing_changes(world):
     deploy(world)
     calls = list(world.provider.calls)
