@@ -236,7 +236,7 @@ def run(module):
         if parent is not None:
             result.update(parent_image=parent['id'], parent_bake_key=parent['bake_key'] or '')
         if p['container'] is not None:
-            labels = list(p['labels'].items()) + [
+            labels = [('org.opencontainers.image.version', plan['version'])] + list(p['labels'].items()) + [
                 ('io.immutable-infra.version', plan['version']),
                 ('io.immutable-infra.bake-key', plan['bake_key']),
                 ('io.immutable-infra.parent', parent['id'] if parent else ''),

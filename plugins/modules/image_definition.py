@@ -36,17 +36,19 @@ options:
     type: dict
     default: {}
   project_dir:
-    description: The user's project directory (C(immutable_project_dir)).
+    description:
+      - The user's project directory (C(immutable_project_dir)); its C(roles/) is searched first for roles given
+        by name, and the paths of its definitions are relative to it.
+      - Default the directory ansible-playbook runs from (the module's current directory on the controller).
     type: path
-    required: true
   collection_root:
     description: The folder of this collection (its roles, template, tests and plugins).
     type: path
     required: true
   roles_path:
     description:
-      - Folders where roles given by name are looked up, in order (the project's C(roles/), then Ansible's
-        C(DEFAULT_ROLES_PATH)); the collection's own C(roles/) is searched last.
+      - Folders where roles given by name are looked up, in order (Ansible's C(DEFAULT_ROLES_PATH)), after the
+        project's C(roles/); the collection's own C(roles/) is searched last.
     type: list
     elements: path
     default: []
@@ -80,7 +82,7 @@ EXAMPLES = r'''
     images: "{{ immutable_images | default({}) }}"
     project_dir: "{{ immutable_project_dir }}"
     collection_root: "{{ playbook_dir | dirname }}"
-    roles_path: "{{ [immutable_project_dir ~ '/roles'] + lookup('ansible.builtin.config', 'DEFAULT_ROLES_PATH') }}"
+    roles_path: "{{ lookup('ansible.builtin.config', 'DEFAULT_ROLES_PATH') }}"
     collections_paths: "{{ lookup('ansible.builtin.config', 'COLLECTIONS_PATHS') }}"
   register: definition
 '''
@@ -106,6 +108,11 @@ collections_paths:
   returned: success
   type: list
   elements: str
+project_dir:
+  description: The project directory the definitions were resolved in.
+  returned: success
+  type: str
+  sample: /home/me/hello-project
 images:
   description: Every defined image name.
   returned: success
@@ -136,11 +143,12 @@ def _unique(paths):
 
 def run(params):
     root = params['collection_root']
-    roles_path = _unique(list(params['roles_path']) + [os.path.join(root, 'roles')])
+    project_dir = params['project_dir'] or os.getcwd()
+    roles_path = _unique([os.path.join(project_dir, 'roles')] + list(params['roles_path']) + [os.path.join(root, 'roles')])
     collections_paths = _unique(params['collections_paths'])
     search = collections_paths + _unique(p for p in sys.path if p and os.path.isdir(os.path.join(p, 'ansible_collections')))
     merged = merge_images(params['builtin'], params['images'])
-    chain = resolve_chain(merged, params['name'], params['project_dir'], root, roles_path, search)
+    chain = resolve_chain(merged, params['name'], project_dir, root, roles_path, search)
     for image in chain:
         common = [{'label': '%s:%s' % (COLLECTION, rel), 'path': os.path.join(root, rel)}
                   for rel in params['common_inputs']]
@@ -149,7 +157,7 @@ def run(params):
             raise ImageDefinitionError('the collection at %s lacks %s: is it complete?' % (root, ', '.join(missing)))
         image['sources'] = common + image['sources']
     return dict(changed=False, chain=chain, roles_path=roles_path, collections_paths=collections_paths,
-                images=sorted(merged))
+                images=sorted(merged), project_dir=project_dir)
 
 
 def main():
@@ -158,7 +166,7 @@ def main():
             name=dict(type='str', required=True),
             builtin=dict(type='dict', required=True),
             images=dict(type='dict', default={}),
-            project_dir=dict(type='path', required=True),
+            project_dir=dict(type='path'),
             collection_root=dict(type='path', required=True),
             roles_path=dict(type='list', elements='path', default=[]),
             collections_paths=dict(type='list', elements='path', default=[]),
