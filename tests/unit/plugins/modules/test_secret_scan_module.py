@@ -53,6 +53,7 @@ def test_exits_unchanged_when_there_is_nothing_to_report(tree):
     assert result['changed'] is False
     assert result['findings'] == []
     assert (result['scanned_files'], result['skipped_files'], result['allowlisted_findings']) == (1, 0, 0)
+    assert result['scanned_bytes'] == len('Welcome\n')
 
 
 def test_returns_findings_without_failing_when_fail_on_findings_is_false(tree):
@@ -77,7 +78,7 @@ def test_allowlisted_findings_do_not_fail(tree):
     assert result['allowlisted_findings'] == 1
 
 
-def test_default_exclude_paths_apply_when_not_given(tree, monkeypatch):
+def test_defaults_scan_everything_with_the_reported_bounds(tree, monkeypatch):
     seen = {}
 
     def fake_scan(**kwargs):
@@ -90,8 +91,37 @@ def test_default_exclude_paths_apply_when_not_given(tree, monkeypatch):
 
     assert outcome == 'exit'
     assert seen['paths'] == ['/']
-    assert '/proc' in seen['exclude_paths'] and '/etc' not in seen['exclude_paths']
-    assert seen['max_file_size'] == 1048576
+    assert seen['exclude_paths'] == []
+    assert (seen['max_file_size'], seen['max_decoded_size'], seen['max_depth']) == (67108864, 67108864, 4)
+
+
+def test_a_file_it_cannot_read_fully_fails_naming_the_file_and_why(tree):
+    big = tree / 'var' / 'lib' / 'app.db'
+    big.parent.mkdir(parents=True)
+    big.write_bytes(b'\x00' * 4096)
+
+    outcome, result = run_module({'paths': [str(tree)], 'max_file_size': 1024})
+
+    assert outcome == 'fail'
+    assert '%s: 4096 bytes, bigger than max_file_size (1024 bytes)' % big in result['msg']
+    assert result['findings'] == [{'path': str(big), 'rule': 'incomplete_scan', 'line': None,
+                                   'reason': '4096 bytes, bigger than max_file_size (1024 bytes)'}]
+    assert result['limits'] == {'max_file_size': 1024, 'max_decoded_size': 67108864, 'max_depth': 4}
+
+    outcome, result = run_module({'paths': [str(tree)], 'max_file_size': 1024, 'allowlist': [str(big)]})
+
+    assert outcome == 'exit'
+    assert (result['allowlisted_findings'], result['skipped_files']) == (1, 1)
+
+
+def test_a_secret_behind_a_nul_byte_fails_with_where_it_is(tree):
+    conf = tree / 'etc' / 'nginx.conf'
+    conf.write_bytes(b'worker_processes 2;\n# \x00\n# ' + (PEM % 'OPENSSH ').encode() + b'\n')
+
+    outcome, result = run_module({'paths': [str(tree)]})
+
+    assert outcome == 'fail'
+    assert '%s line 3 (rule private_key)' % conf in result['msg']
 
 
 def test_check_mode_scans_the_same_way(tree):
