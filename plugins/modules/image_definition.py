@@ -39,7 +39,8 @@ options:
     description:
       - The user's project directory (C(immutable_project_dir)); its C(roles/) is searched first for roles given
         by name, and the paths of its definitions are relative to it.
-      - Default the directory ansible-playbook runs from (the module's current directory on the controller).
+      - Default the module's current directory (for a local task, that of the playbook); C(immutable.infra.bake)
+        passes C(immutable_project_dir), by default the directory ansible-playbook runs from (C(PWD)).
     type: path
   collection_root:
     description: The folder of this collection (its roles, template, tests and plugins).
