@@ -6,7 +6,6 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONPATH := $(CURDIR)/.state/collections
 export PYTHONDONTWRITEBYTECODE := 1
-PACKER_IMAGES := $(filter-out variables,$(basename $(basename $(notdir $(wildcard packer/*.pkr.hcl)))))
 
 .PHONY: help setup test lint ansible-lint packer-check sanity unit molecule integration demo build lock clean
 
@@ -35,11 +34,11 @@ ansible-lint:
 	ansible-lint --profile production
 
 packer-check:
-	@echo "==> packer fmt -check and packer validate: $(PACKER_IMAGES)"
-	@test -n "$(PACKER_IMAGES)" || { echo "no Packer templates under packer/"; exit 1; }
+	@echo "==> packer fmt -check and packer validate: packer/ (the one template every image is built with)"
+	@test -f packer/image.pkr.hcl || { echo "no Packer template packer/image.pkr.hcl"; exit 1; }
 	packer fmt -check -diff packer/
 	packer validate packer/
-	@for i in $(PACKER_IMAGES); do echo "packer validate -only=docker.$$i packer/"; packer validate -only=docker.$$i packer/; done
+	packer validate -only=docker.image packer/
 
 sanity:
 	@echo "==> ansible-test sanity"
