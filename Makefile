@@ -15,7 +15,7 @@ help:
 	@echo "make lint         ansible-lint (production profile), packer fmt -check and packer validate"
 	@echo "make sanity       ansible-test sanity on the plugins"
 	@echo "make unit         pytest unit tests (tests/unit)"
-	@echo "make molecule     every role's Molecule scenario (molecule/)"
+	@echo "make molecule     every role's Molecule scenario (molecule/), then the example project's (examples/project)"
 	@echo "make integration  pytest integration tests against the real engine (tests/integration)"
 	@echo "make demo         the main job: bake, bring a fleet up, roll it to a new version under load"
 	@echo "make build        ansible-galaxy collection build into .state/dist"
@@ -51,6 +51,8 @@ unit:
 molecule:
 	@echo "==> Molecule scenarios: $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))"
 	molecule test --all
+	@echo "==> Molecule scenario of the example project (examples/project/molecule/hello, from a copy outside the checkout)"
+	bash scripts/example_molecule.sh
 
 integration:
 	@echo "==> integration tests (real engine)"
