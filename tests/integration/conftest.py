@@ -134,6 +134,12 @@ def run_playbook(playbook, extra_vars=None, check=False, timeout=900, inventory=
     return PlaybookRun(completed)
 
 
+def pytest_collection_modifyitems(items):
+    """The fault drills (faults/) run after the other files: test_bake.py expects to bake its images first, and
+    the slow drills come last."""
+    items.sort(key=lambda item: os.sep + 'faults' + os.sep in str(item.fspath))
+
+
 @pytest.fixture(scope='session')
 def engine():
     return docker.from_env(timeout=120)

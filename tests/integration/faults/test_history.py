@@ -12,6 +12,7 @@
 """
 
 import base64
+import contextlib
 import json
 import os
 import threading
@@ -64,9 +65,11 @@ def result_of(run, task):
 
 def instances(engine, fleet, state='running'):
     """``[(name, version)]`` of the fleet's instances in ``state``."""
-    return sorted((c.name, c.labels.get('io.immutable-infra.version'))
-                  for c in engine.containers.list(all=True, filters={'label': label(fleet)})
-                  if c.labels.get('io.immutable-infra.role') == 'instance' and c.status == state)
+    # Summaries only (one API call): a rollout running meanwhile may remove a container between a list and an
+    # inspect.
+    return sorted((c['Names'][0].lstrip('/'), c['Labels'].get('io.immutable-infra.version'))
+                  for c in engine.api.containers(all=True, filters={'label': label(fleet)})
+                  if c['Labels'].get('io.immutable-infra.role') == 'instance' and c['State'] == state)
 
 
 def history(engine, fleet):
@@ -76,11 +79,17 @@ def history(engine, fleet):
     return json.loads(base64.b64decode(found[0].labels['io.immutable-infra.history']))
 
 
+@contextlib.contextmanager
 def in_background(func):
+    """Run ``func`` on a thread; the thread is joined on the way out even when the test fails, so no rollout
+    outlives its test (and the module's cleanup)."""
     box = {}
     thread = threading.Thread(target=lambda: box.update(run=func()), daemon=True)
     thread.start()
-    return thread, box
+    try:
+        yield box
+    finally:
+        thread.join(300)
 
 
 def wait_for(predicate, seconds, what):
@@ -93,11 +102,10 @@ def wait_for(predicate, seconds, what):
 def test_the_lb_killed_mid_rollout_is_replaced_by_the_rollback_and_a_rerun_converges(engine):
     fleet, port = 'fhist', FLEETS['fhist']
     assert play('rollout.yml', fleet, version='1.0.0').rc == 0
-    thread, box = in_background(lambda: play('rollout.yml', fleet, version='1.1.0'))
-    wait_for(lambda: any(v == '1.1.0' for n, v in instances(engine, fleet)), 60, 'a 1.1.0 instance')
-    time.sleep(2)  # gated and admitted: the rollout is between its batches
-    engine.containers.get('%s-lb' % fleet).kill()
-    thread.join(300)
+    with in_background(lambda: play('rollout.yml', fleet, version='1.1.0')) as box:
+        wait_for(lambda: any(v == '1.1.0' for n, v in instances(engine, fleet)), 60, 'a 1.1.0 instance')
+        time.sleep(2)  # gated and admitted: the rollout is between its batches
+        engine.containers.get('%s-lb' % fleet).kill()
     run = box['run']
     assert run.rc != 0 and result_of(run, 'Roll out fleet')['outcome'] == 'rolled_back', run.output[-3000:]
     assert [v for n, v in instances(engine, fleet)] == ['1.0.0'] * 3
@@ -148,16 +156,15 @@ def test_history_that_says_failed_while_its_revision_serves_stops_heal_and_drift
 def test_an_instance_that_fails_1_5_s_into_its_3_s_window_rolls_the_rollout_back(engine):
     fleet = 'fmon'
     assert play('rollout.yml', fleet, version='1.0.0').rc == 0
-    thread, box = in_background(lambda: play('rollout.yml', fleet, version='1.1.0'))
-
-    wait_for(lambda: [v for n, v in instances(engine, fleet)] == ['1.1.0'], 60, 'the 1.0.0 instance retired')
-    # The old instance is retired once the new one is in the load balancer: its window has just started.
-    name = instances(engine, fleet)[0][0]
-    time.sleep(1.5)
-    broken = engine.containers.get(name).exec_run(
-        ['sh', '-c', 'sed -i \'s/return 200 "ok";/return 500 "broken";/\' /etc/nginx/nginx.conf && nginx -s reload'])
-    assert broken.exit_code == 0, broken.output
-    thread.join(120)
+    with in_background(lambda: play('rollout.yml', fleet, version='1.1.0')) as box:
+        wait_for(lambda: [v for n, v in instances(engine, fleet)] == ['1.1.0'], 60, 'the 1.0.0 instance retired')
+        # The old instance is retired once the new one is in the load balancer: its window has just started.
+        name = instances(engine, fleet)[0][0]
+        time.sleep(1.5)
+        broken = engine.containers.get(name).exec_run(
+            ['sh', '-c', 'sed -i \'s/return 200 "ok";/return 500 "broken";/\' /etc/nginx/nginx.conf && '
+             'nginx -s reload'])
+        assert broken.exit_code == 0, broken.output
     run = box['run']
     assert run.rc != 0, run.output[-3000:]
     result = result_of(run, 'Roll out fleet')

@@ -176,12 +176,14 @@ def test_localhost_is_published_on_127_0_0_1_only(engine, images):
     run = rollout('fspec-local')
     assert run.rc == 0, run.output[-3000:]
     assert 'notes' not in module_result(run)['plan']
-    lb = engine.containers.get('fspec-local-lb')
-    bindings = lb.attrs['HostConfig']['PortBindings']['8080/tcp']
+    # The load balancer's holder owns its network namespace and published ports (docs/architecture.md).
+    holder = engine.containers.get('fspec-local-lb-holder')
+    bindings = holder.attrs['HostConfig']['PortBindings']['8080/tcp']
     assert [b['HostIp'] for b in bindings] == ['127.0.0.1'], bindings
-    published = lb.attrs['NetworkSettings']['Ports']['8080/tcp']
+    published = holder.attrs['NetworkSettings']['Ports']['8080/tcp']
     assert [(p['HostIp'], p['HostPort']) for p in published] == [('127.0.0.1', '27005')], published
-    assert lb.labels['io.immutable-infra.listen'] == '127.0.0.1:27005'
+    for name in ('fspec-local-lb', 'fspec-local-lb-holder'):
+        assert engine.containers.get(name).labels['io.immutable-infra.listen'] == '127.0.0.1:27005'
     # docker-proxy (when the engine uses it) listens on 127.0.0.1 only, never on 0.0.0.0 or ::.
     assert all(address == 'tcp 0100007F' for address in listeners(27005)), listeners(27005)
     conn = http.client.HTTPConnection('127.0.0.1', 27005, timeout=5)

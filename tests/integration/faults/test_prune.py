@@ -98,10 +98,13 @@ def wait_for(predicate, timeout, what):
 def containers(engine):
     """``{name: (role, state, version, image id)}`` of every container of the fleet."""
     found = {}
-    for container in engine.containers.list(all=True, filters={'label': FLEET_LABEL}):
-        labels = container.labels
-        found[container.name] = (labels.get('io.immutable-infra.role'), container.status,
-                                 labels.get('io.immutable-infra.version'), labels.get('io.immutable-infra.image-id'))
+    # Summaries only (one API call): the rollout running meanwhile may remove a container between a list and an
+    # inspect.
+    for container in engine.api.containers(all=True, filters={'label': FLEET_LABEL}):
+        labels = container['Labels']
+        found[container['Names'][0].lstrip('/')] = (
+            labels.get('io.immutable-infra.role'), container['State'], labels.get('io.immutable-infra.version'),
+            labels.get('io.immutable-infra.image-id'))
     return found
 
 
