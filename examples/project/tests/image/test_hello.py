@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+import testinfra
 
 PORT = '8081/tcp'
 
@@ -46,6 +47,12 @@ def _get(port, path):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+@pytest.fixture(scope='module')
+def host(container):
+    """The container under test (this module's own: the testinfra plugin's host fixture would be the controller)."""
+    return testinfra.get_host('docker://%s' % container.name)
 
 
 @pytest.fixture(scope='module')
