@@ -133,7 +133,8 @@ KNOWN_TEST_KEYS = frozenset([
 #    streams (1f 8b 08); such pairs are rare in text and in machine code.
 # 2. _CLASS_TABLE maps base64 characters to 'b', NUL to 'z', line breaks to 'n', blanks to 's' and anything else
 #    to '.'; a search for 20 'b' finds each run of 20 or more base64 characters: AWS key IDs, GitHub and Slack
-#    tokens (their long part), base64 blobs. A search for 'bz' * 8 finds NUL-interleaved (UTF-16) text.
+#    tokens (their long part), base64 blobs. A search for 'bz' * 5 finds NUL-interleaved (UTF-16) text: every
+#    secret form has a word of five letters or digits (BEGIN, PuTTY, secret, AKIA..., the tokens).
 _PAIR_TABLE = bytes(
     1 if byte in (0x2d, 0x5f, 0x7a, 0x5a, 0x1f) else 2 if byte in (0x61, 0x41, 0x62, 0x42, 0x6b, 0x4b, 0x8b)
     else byte + 32 if 0x41 <= byte <= 0x5a else byte
@@ -153,10 +154,8 @@ _BLANKS = b' \t\r\n'
 _GITHUB_PREFIXES = frozenset([b'ghp_', b'gho_', b'ghs_', b'ghu_', b'ghr_'])
 # How far before the long part of a token its prefix (xoxb-, github_pat_) may be.
 _TOKEN_REACH = 80
-_UTF16_NEEDLE = b'bz' * 8
+_UTF16_NEEDLE = b'bz' * 5
 _UTF16_PAIRS = re.compile(rb'(?:[^z]z)*')
-_UTF16_PAIRS_BACK = re.compile(rb'(?:z[^z])*')
-_UTF16_MIN = 16
 
 _GZIP_MAGIC = b'\x1f\x8b\x08'
 # Compressed bytes fed to zlib at a time (deflate inflates at most about 1000 times).
@@ -373,17 +372,17 @@ def _run_candidates(data, classes, found, blobs):
     position = classes.find(_RUN_NEEDLE)
     while position >= 0:
         end = _BLOB.match(classes, position).end()
-        if data[position - 4:position] in _GITHUB_PREFIXES:
-            match = _GITHUB.match(data, position - 4)
-            if match:
+        before = data[position - 1] if position else 0
+        if before == 0x5f:  # '_': the long part of a GitHub token (ghp_..., github_pat_..._...)
+            if data[position - 4:position] in _GITHUB_PREFIXES and _GITHUB.match(data, position - 4):
                 found.append((position - 4, 'github_token'))
-        reach = max(position - _TOKEN_REACH, 0)
-        start = data.rfind(b'github_pat_', reach, position)
-        if start >= 0 and _GITHUB.match(data, start):
-            found.append((start, 'github_token'))
-        start = data.rfind(b'xox', reach, position)
-        if start >= 0 and _SLACK.match(data, start):
-            found.append((start, 'slack_token'))
+            start = data.rfind(b'github_pat_', max(position - _TOKEN_REACH, 0), position)
+            if start >= 0 and _GITHUB.match(data, start):
+                found.append((start, 'github_token'))
+        elif before == 0x2d:  # '-': the long part of a Slack token (xoxb-...-...-...)
+            start = data.rfind(b'xox', max(position - _TOKEN_REACH, 0), position)
+            if start >= 0 and _SLACK.match(data, start):
+                found.append((start, 'slack_token'))
         run = data[position:end]
         if not run.islower():
             # Base64 of anything that holds a secret has a capital letter: every form has three bytes in a row
@@ -392,28 +391,24 @@ def _run_candidates(data, classes, found, blobs):
                 found.extend((match.start(), 'aws_access_key_id')
                              for match in _AWS_KEY_ID.finditer(data, position, end))
             if end - position >= _BASE64_MIN:
-                blobs.append((position, end))
+                blobs.append((position, end, classes.find(b'n', position, end) >= 0))
         position = classes.find(_RUN_NEEDLE, end)
 
 
 def _utf16_stretches(classes):
-    """``(start, end)`` of each stretch of 8 or more (non-NUL, NUL) byte pairs that holds 8 base64 characters."""
+    """``(start, end)`` of each stretch of (non-NUL, NUL) byte pairs that holds 5 base64 characters in a row."""
     stretches = []
+    previous_end = 0
     position = classes.find(_UTF16_NEEDLE)
     while position >= 0:
         end = _UTF16_PAIRS.match(classes, position).end()
         start = position
-        window = 4096
-        while True:
-            low = max(start - window, 0)
-            back = _UTF16_PAIRS_BACK.match(classes[low:start][::-1]).end()
-            start -= back
-            if back < start - low + back or low == 0:
-                break
-            window *= 4
-        if end - start >= _UTF16_MIN:
-            stretches.append((start, end))
-        position = classes.find(_UTF16_NEEDLE, max(end, position + 1))
+        # The pairs before the first 5 base64 characters (blanks, punctuation) belong to the stretch too.
+        while start - 2 >= previous_end and classes[start - 1] == 0x7a and classes[start - 2] != 0x7a:
+            start -= 2
+        stretches.append((start, end))
+        previous_end = end
+        position = classes.find(_UTF16_NEEDLE, end)
     return stretches
 
 
@@ -471,10 +466,21 @@ def _inflate(data, start, limit, budget, file_index, where):
     if body is None:
         return b'', start + 1
     view = memoryview(data)
+    allowed = budget.left(file_index)
+    decompressor = zlib.decompressobj(-15)
+    try:
+        # Most streams are whole and sound: one call. Bad data makes zlib raise and drop its output: then again
+        # in pieces, below.
+        content = decompressor.decompress(view[body:limit], allowed + 1)
+    except zlib.error:
+        pass
+    else:
+        budget.take(file_index, len(content), 'the %s and the other encoded parts of the file' % where)
+        end = limit - len(decompressor.unused_data) - len(decompressor.unconsumed_tail)
+        return content, max(end + (8 if decompressor.eof else 0), start + 1)
     decompressor = zlib.decompressobj(-15)
     parts = []
     produced = 0
-    allowed = budget.left(file_index)
     position = body
     failed = False
     while position < limit and not decompressor.eof and not failed and produced <= allowed:
@@ -493,9 +499,9 @@ def _inflates(data, start, limit):
     return body is not None and bool(_feed(zlib.decompressobj(-15), data[body:body + 64])[1])
 
 
-def _decode_base64(blob):
+def _decode_base64(blob, wrapped):
     """The blob decoded from each of its four alignments (it may be glued to other base64 characters), joined."""
-    compact = blob.translate(None, _BLANKS)
+    compact = blob.translate(None, _BLANKS) if wrapped else blob
     decoded = []
     for offset in range(4):
         part = compact[offset:]
@@ -527,7 +533,7 @@ def _scan_layer(data, layer, budget, depth, hits):
     if not (stretches or gzip_starts or blobs):
         return
     if depth >= budget.max_depth:
-        deeper = stretches + blobs + [(start, start) for start in gzip_starts
+        deeper = stretches + [blob[:2] for blob in blobs] + [(start, start) for start in gzip_starts
                                       if _inflates(data, start, layer.locate(start)[2])]
         for offset, dummy in deeper:
             file_index, dummy, dummy, inside = layer.locate(offset)
@@ -547,10 +553,10 @@ def _scan_layer(data, layer, budget, depth, hits):
             where = _chain(inside, 'gzip stream at byte %d' % (start - part_start))
             content, consumed = _inflate(data, start, part_end, budget, file_index, where)
             inflated.add(content, file_index, where)
-    for start, end in blobs:
+    for start, end, wrapped in blobs:
         file_index, part_start, dummy, inside = layer.locate(start)
         where = _chain(inside, 'base64 blob at byte %d' % (start - part_start))
-        content = _decode_base64(data[start:end])
+        content = _decode_base64(data[start:end], wrapped)
         if budget.left(file_index) > 0 and budget.take(file_index, len(content), 'the ' + where + ' and the other '
                                                        'encoded parts of the file'):
             decoded.add(content, file_index, where)

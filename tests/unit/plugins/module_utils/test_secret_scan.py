@@ -551,6 +551,18 @@ def test_utf16_text_is_decoded(tmp_path, encoding, prefix):
     assert all(inside.startswith('UTF-16 text at byte ') for dummy, dummy, dummy, inside in result)
 
 
+def test_utf16_lines_between_plain_line_breaks_are_decoded_one_by_one(tmp_path):
+    # As in a configuration file where each UTF-16 line is a comment of its own: the header line alone holds no
+    # word longer than 7 characters.
+    lines = ''.join('# %s\n' % line.encode('utf-16-le').decode('latin-1') for line in OPENSSH_KEY.splitlines())
+    write(tmp_path, 'nginx.conf', ('worker_processes 2;\n' + lines).encode('latin-1'), mode='wb')
+
+    result = found(scan_tree(tmp_path))
+
+    assert [(rule, line) for dummy, rule, line, dummy in result] == [('private_key', 1)]
+    assert result[0][3] == 'UTF-16 text at byte 22'
+
+
 def test_a_gzip_file_is_decompressed(tmp_path):
     write(tmp_path, 'usr/share/doc/app/notes.gz', gzipped(('notes\n' + OPENSSH_KEY + AWS_PAIR).encode()), mode='wb')
 
