@@ -92,7 +92,7 @@ def test_every_survey_variable_is_read_by_the_playbook(template):
 
 @pytest.mark.parametrize('template', TEMPLATES, ids=[t['name'] for t in TEMPLATES])
 def test_every_required_input_is_asked_and_required(template):
-    text, _ = playbook_sources(collection_playbook(template))
+    text = playbook_sources(collection_playbook(template))[0]
     # What the inventory gives (immutable_fleets...) is no question of the survey, but it must be there.
     inventory = inventory_variables()
     required = required_inputs(text) - inventory

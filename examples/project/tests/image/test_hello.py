@@ -62,7 +62,7 @@ def port(published):
 
 
 def test_ping_answers_ok(port):
-    status, _, body = _get(port, '/ping')
+    status, body = _get(port, '/ping')[::2]
     assert (status, body) == (200, 'ok')
 
 
