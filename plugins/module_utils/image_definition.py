@@ -30,6 +30,7 @@ COLLECTION = 'immutable.infra'
 # Roles every bake applies: bake_guard first, image_seal last (never listed in a definition).
 GUARD_ROLE = 'bake_guard'
 SEAL_ROLE = 'image_seal'
+STOP_SIGNAL_LABEL = 'io.immutable-infra.stop-signal'
 RESERVED_LABEL_PREFIXES = ('org.opencontainers.image.', 'io.immutable-infra.')
 
 NAME_RE = re.compile(r'[a-z0-9]+(?:[_-][a-z0-9]+)*')
@@ -551,7 +552,8 @@ def docker_changes(name, container, labels, parent_config=None):
     ``container``: normalized settings (:func:`normalize_container`); ``labels``: the bake's labels in order
     (provenance, bake key...); ``parent_config``: the parent image's ``Entrypoint`` and ``Cmd``, which the image
     keeps when its definition sets neither (Packer runs the build container with ``--entrypoint=/bin/sh``, and
-    the commit would keep that). An ENTRYPOINT without a cmd gets ``CMD []``, as in a Dockerfile.
+    the commit would keep that). An ENTRYPOINT without a cmd gets ``CMD []``, as in a Dockerfile. ``docker commit``
+    has no STOPSIGNAL change: ``stop_signal`` becomes the label ``io.immutable-infra.stop-signal``.
     """
     parent_config = parent_config or {}
     entrypoint, cmd = container.get('entrypoint'), container.get('cmd')
@@ -562,6 +564,9 @@ def docker_changes(name, container, labels, parent_config=None):
     elif cmd is None:
         cmd = []
     every_label = [('org.opencontainers.image.title', name), ('io.immutable-infra.name', name)] + list(labels)
+    if container.get('stop_signal'):
+        # docker commit takes no STOPSIGNAL change: the signal is a label, which instances are created with.
+        every_label.append((STOP_SIGNAL_LABEL, container['stop_signal']))
     every_label += sorted((container.get('labels') or {}).items())
     changes = ['LABEL %s' % ' '.join('%s=%s' % (key, quote(value)) for key, value in every_label),
                'ENTRYPOINT %s' % json.dumps(list(entrypoint)),
@@ -574,6 +579,4 @@ def docker_changes(name, container, labels, parent_config=None):
         changes.append('USER %s' % container['user'])
     if container.get('workdir'):
         changes.append('WORKDIR %s' % container['workdir'])
-    if container.get('stop_signal'):
-        changes.append('STOPSIGNAL %s' % container['stop_signal'])
     return changes

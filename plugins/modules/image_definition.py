@@ -135,7 +135,7 @@ from ansible_collections.immutable.infra.plugins.module_utils.image_definition i
 def _unique(paths):
     seen, result = set(), []
     for path in paths:
-        path = os.path.abspath(os.path.expanduser(path))
+        path = os.path.abspath(path)
         if path not in seen:
             seen.add(path)
             result.append(path)

@@ -179,6 +179,7 @@ def test_bake_the_projects_image_by_fqcn(engine, project):
     assert labels['org.opencontainers.image.revision'] == git(project['dir'], 'rev-parse', 'HEAD')
     assert labels['org.opencontainers.image.source'] == REMOTE
     assert labels['team'] == 'hello-team'
+    assert labels['io.immutable-infra.stop-signal'] == 'SIGTERM'
     assert labels['io.immutable-infra.parent'] == engine.images.get('%s/base:verified-1.0.0' % REPOSITORY).id
     out = engine.containers.run(image.id, entrypoint=['cat'], command=['/etc/immutable-infra/manifest.json'],
                                 remove=True, labels={'io.immutable-infra.test': 'bake'})

@@ -75,8 +75,8 @@ def resolve(project, images, name='hello'):
 
 
 def hello(**fields):
-    definition = {'parent': 'base', 'roles': ['hello'], 'container': {'cmd': ['python3', '/srv/hello.py'],
-                                                                     'ports': [8081]}}
+    container = {'cmd': ['python3', '/srv/hello.py'], 'ports': [8081]}
+    definition = {'parent': 'base', 'roles': ['hello'], 'container': container}
     definition.update(fields)
     return {'hello': definition}
 
@@ -308,22 +308,22 @@ def test_changes_of_every_setting_with_quoting():
         'env': {'B': 'two words', 'A': True}, 'labels': {'team': 'a"b'}, 'stop_signal': 'SIGQUIT'})
     changes = docker_changes('hello', container, [])
     assert changes == [
-        'LABEL org.opencontainers.image.title="hello" io.immutable-infra.name="hello" team="a\\"b"',
+        'LABEL org.opencontainers.image.title="hello" io.immutable-infra.name="hello" '
+        'io.immutable-infra.stop-signal="SIGQUIT" team="a\\"b"',
         'ENTRYPOINT ["/bin/sh", "-c", "exec /srv/run \\"$HOME\\""]',
         'CMD []',
         'EXPOSE 8081/tcp 53/udp',
         'ENV A="true" B="two words"',
         'USER app',
         'WORKDIR /srv',
-        'STOPSIGNAL SIGQUIT',
     ]
     assert docker_changes('x', normalize_container({}), [('k', 'a$b')])[0].endswith('k="a\\$b"')
 
 
 def test_an_image_without_entrypoint_or_command_keeps_its_parents():
     parent = {'Entrypoint': ['/usr/bin/env'], 'Cmd': ['bash']}
-    assert docker_changes('x', normalize_container({}), [], parent)[1:3] == ['ENTRYPOINT ["/usr/bin/env"]',
-                                                                           'CMD ["bash"]']
+    assert docker_changes('x', normalize_container({}), [], parent)[1:3] == [
+        'ENTRYPOINT ["/usr/bin/env"]', 'CMD ["bash"]']
     assert docker_changes('x', normalize_container({'cmd': ['python3']}), [], parent)[1:3] == [
         'ENTRYPOINT ["/usr/bin/env"]', 'CMD ["python3"]']
     assert docker_changes('x', normalize_container({}), [], {'Entrypoint': None, 'Cmd': None})[1:3] == [
