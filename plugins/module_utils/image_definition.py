@@ -21,6 +21,7 @@ import json
 import os
 import re
 
+from ansible_collections.immutable.infra.plugins.module_utils.images import LABEL_STOP_SIGNAL
 from ansible_collections.immutable.infra.plugins.module_utils.semver import is_valid
 
 FIELDS = ('parent', 'roles', 'vars', 'inputs', 'container', 'tests', 'template', 'initial_version')
@@ -30,7 +31,7 @@ COLLECTION = 'immutable.infra'
 # Roles every bake applies: bake_guard first, image_seal last (never listed in a definition).
 GUARD_ROLE = 'bake_guard'
 SEAL_ROLE = 'image_seal'
-STOP_SIGNAL_LABEL = 'io.immutable-infra.stop-signal'
+STOP_SIGNAL_LABEL = LABEL_STOP_SIGNAL
 RESERVED_LABEL_PREFIXES = ('org.opencontainers.image.', 'io.immutable-infra.')
 
 NAME_RE = re.compile(r'[a-z0-9]+(?:[_-][a-z0-9]+)*')

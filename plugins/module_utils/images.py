@@ -40,6 +40,8 @@ LABEL_VERSION = LABEL_PREFIX + 'version'
 LABEL_BAKE_KEY = LABEL_PREFIX + 'bake-key'
 LABEL_PARENT = LABEL_PREFIX + 'parent'
 LABEL_BAKE_CONTAINER = LABEL_PREFIX + 'bake'
+# The image's stop signal (docker commit takes no STOPSIGNAL change): instances are created with it.
+LABEL_STOP_SIGNAL = LABEL_PREFIX + 'stop-signal'
 OCI_REVISION = 'org.opencontainers.image.revision'
 OCI_CREATED = 'org.opencontainers.image.created'
 VERIFIED_PREFIX = 'verified-'

@@ -65,7 +65,7 @@ IMAGES = {
             'roles': ['hello'],
             'vars': {'hello_greeting': 'hi'},
             'container': {'entrypoint': ['/usr/local/bin/hello-server'], 'ports': [8081], 'user': 'app',
-                          'env': {'HELLO_MODE': 'production'}, 'workdir': '/', 'stop_signal': 'SIGTERM',
+                          'env': {'HELLO_MODE': 'production'}, 'workdir': '/', 'stop_signal': 'SIGINT',
                           'labels': {'team': 'hello-team'}},
         },
     },
@@ -179,7 +179,7 @@ def test_bake_the_projects_image_by_fqcn(engine, project):
     assert labels['org.opencontainers.image.revision'] == git(project['dir'], 'rev-parse', 'HEAD')
     assert labels['org.opencontainers.image.source'] == REMOTE
     assert labels['team'] == 'hello-team'
-    assert labels['io.immutable-infra.stop-signal'] == 'SIGTERM'
+    assert labels['io.immutable-infra.stop-signal'] == 'SIGINT'
     assert labels['io.immutable-infra.parent'] == engine.images.get('%s/base:verified-1.0.0' % REPOSITORY).id
     out = engine.containers.run(image.id, entrypoint=['cat'], command=['/etc/immutable-infra/manifest.json'],
                                 remove=True, labels={'io.immutable-infra.test': 'bake'})
@@ -219,7 +219,7 @@ def test_a_changed_role_file_is_refused_for_the_same_version_and_baked_as_a_new_
     assert labels['org.opencontainers.image.revision'] == git(project['dir'], 'rev-parse', 'HEAD')
 
 
-def test_a_fleet_of_the_image_rolls_out_under_a_probe_and_shows_in_status(project):
+def test_a_fleet_of_the_image_rolls_out_under_a_probe_and_shows_in_status(engine, project):
     run = play(project, 'bake', image='lb', version='1.0.0')
     assert run.rc == 0, run.output[-4000:]
     run = play(project, 'rollout', fleet=FLEET, version='1.0.0')
@@ -233,6 +233,10 @@ def test_a_fleet_of_the_image_rolls_out_under_a_probe_and_shows_in_status(projec
     status = play(project, 'status', fleet=FLEET)
     assert status.rc == 0, status.output[-3000:]
     assert FLEET in status.messages() and '1.0.1' in status.messages()
+    # The image's stop signal (a label: docker commit takes no STOPSIGNAL) is the instances' own.
+    signals = [c.attrs['Config'].get('StopSignal') for c in engine.containers.list(
+        filters={'label': ['io.immutable-infra.fleet=%s' % FLEET, 'io.immutable-infra.role=instance']})]
+    assert signals and set(signals) == {'SIGINT'}, signals
 
 
 @pytest.mark.parametrize('definition, field', [

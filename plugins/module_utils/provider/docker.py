@@ -35,7 +35,7 @@ import time
 import uuid
 
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import check_settings, seed_servers
-from ansible_collections.immutable.infra.plugins.module_utils.images import LABEL_BAKE_CONTAINER
+from ansible_collections.immutable.infra.plugins.module_utils.images import LABEL_BAKE_CONTAINER, LABEL_STOP_SIGNAL
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
     LABEL_FLEET, LABEL_IMAGE_ID, LABEL_LISTEN, LABEL_PREFIX, LABEL_REPOSITORY, LABEL_REVISION, LABEL_ROLE,
     LABEL_SERVICE_PORT,
@@ -175,7 +175,7 @@ class DockerProvider(Provider):
         return name
 
     def _run(self, what, image_id, name, labels, ports, port_bindings, fleet, command=None, environment=None,
-             entrypoint=None):
+             entrypoint=None, stop_signal=None):
         """Create and start a container on the fleet network; removed again when it cannot start."""
         network = self._ensure_network(fleet)
         host_config = self.api.create_host_config(port_bindings=port_bindings)
@@ -183,7 +183,7 @@ class DockerProvider(Provider):
         created = self._call('cannot create %s' % what, self.api.create_container, image_id, name=name,
                              labels=labels, ports=list(ports), host_config=host_config, networking_config=networking,
                              hostname=name, detach=True, command=command, environment=environment,
-                             entrypoint=entrypoint)
+                             entrypoint=entrypoint, stop_signal=stop_signal)
         return self._start(what, created['Id'])
 
     def _start(self, what, container_id):
@@ -247,8 +247,10 @@ class DockerProvider(Provider):
             LABEL_IMAGE_ID: image_id,
             LABEL_SERVICE_PORT: str(service_port),
         }
+        image = self._call('cannot inspect image %s' % image_id, self.api.inspect_image, image_id)
+        stop_signal = ((image.get('Config') or {}).get('Labels') or {}).get(LABEL_STOP_SIGNAL) or None
         container_id = self._run('instance %s of fleet %s' % (name, fleet), image_id, name, labels, [service_port],
-                                 {service_port: ('127.0.0.1',)}, fleet)
+                                 {service_port: ('127.0.0.1',)}, fleet, stop_signal=stop_signal)
         return self._instance(self._inspect(container_id))
 
     def start_instance(self, instance):
