@@ -533,8 +533,8 @@ def _scan_layer(data, layer, budget, depth, hits):
     if not (stretches or gzip_starts or blobs):
         return
     if depth >= budget.max_depth:
-        deeper = stretches + [blob[:2] for blob in blobs] + [(start, start) for start in gzip_starts
-                                      if _inflates(data, start, layer.locate(start)[2])]
+        inflating = [(start, start) for start in gzip_starts if _inflates(data, start, layer.locate(start)[2])]
+        deeper = stretches + [blob[:2] for blob in blobs] + inflating
         for offset, dummy in deeper:
             file_index, dummy, dummy, inside = layer.locate(offset)
             budget.incomplete(file_index, 'encoded content nested more than max_depth (%d) layers deep, in the %s'

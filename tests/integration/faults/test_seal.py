@@ -142,4 +142,3 @@ def test_a_secret_in_nginx_conf_fails_the_seal_and_tags_nothing_verified(engine,
     assert not [tag for tag in tags_of(engine) if tag.endswith(':' + version) or version in tag], tags_of(engine)
     # The base was not baked again: the bakes above reused it.
     assert engine.images.get('%s/base:verified-1.0.0' % REPOSITORY).id == verified_base
-

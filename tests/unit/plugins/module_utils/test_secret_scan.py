@@ -754,8 +754,8 @@ def test_mountinfo_is_read_with_escaped_paths(tmp_path):
 def test_in_a_container_every_mount_but_the_root_is_skipped(tmp_path):
     mounts = read_mounts(write(tmp_path, 'mountinfo', MOUNTINFO))
 
-    assert sorted(unpersisted_mounts(mounts)) == ['/dev', '/dev/pts', '/etc/hosts', '/packer files', '/proc',
-                                                   '/srv/data', '/sys']
+    assert sorted(unpersisted_mounts(mounts)) == [
+        '/dev', '/dev/pts', '/etc/hosts', '/packer files', '/proc', '/srv/data', '/sys']
 
 
 def test_outside_a_container_only_pseudo_filesystems_are_skipped(tmp_path):
