@@ -11,7 +11,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
 STATE="$ROOT/.state/bench-rollout"
 mkdir -p "$STATE"
 REPO=bench
-FLEETS=(-e @benchmarks/fleets.yml -e image_repository=$REPO)
+FLEETS=(-e @benchmarks/fleets.yml -e "image_repository=$REPO")
 SWARM_STARTED=0
 
 quiet_play() { ansible-playbook "$@" >"$STATE/play.log" 2>&1 || { tail -n 40 "$STATE/play.log" >&2; exit 1; }; }
@@ -47,7 +47,8 @@ cleanup
 
 echo "baking web 1.0.0, web 1.1.0, lb 1.0.0 (cache hits when present)" >&2
 for spec in "web 1.0.0" "web 1.1.0" "lb 1.0.0"; do
-  set -- $spec
+  read -r -a args <<<"$spec"
+  set -- "${args[@]}"
   quiet_play playbooks/bake.yml -e image="$1" -e version="$2" -e image_repository=$REPO
 done
 OLD=$(docker image inspect -f '{{.Id}}' $REPO/web:verified-1.0.0)

@@ -2,7 +2,7 @@
 # Shared by scripts/demo.sh and benchmarks/*.sh, sourced after `set -euo pipefail`: run from the checkout's root
 # with its venv and ansible.cfg, plus the small helpers they all need.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT"
+cd "$ROOT" || exit 1
 export PATH="$ROOT/.venv/bin:$PATH" ANSIBLE_CONFIG="$ROOT/ansible.cfg"
 
 # now: a timestamp for elapsed; elapsed START: seconds since START, one decimal.

@@ -8,6 +8,9 @@ DEST="$ROOT/.state/sanity/ansible_collections/immutable/infra"
 PYVER=$("$ROOT/.venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 # ansible-test keeps its per-test virtual environments and caches under $HOME/.ansible/test: keep them in .state.
 export HOME="$ROOT/.state/ansible-test-home"
+# ansible-test skips its shellcheck test with a warning when the program is missing: fail instead (make setup
+# installs it).
+command -v shellcheck >/dev/null 2>&1 || { echo "shellcheck is missing: run make setup" >&2; exit 1; }
 
 rm -rf "$DEST" && mkdir -p "$DEST"
 (cd "$ROOT" && git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do

@@ -45,7 +45,7 @@ if ! "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null; then
     die "the Python venv module is missing: install python3-venv (sudo apt-get install python3-venv)."
   fi
 fi
-want=$(cat "$ROOT/requirements.txt" | sha256sum | cut -d' ' -f1)
+want=$(sha256sum <"$ROOT/requirements.txt" | cut -d' ' -f1)
 have=$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV"
@@ -104,6 +104,16 @@ https://developer.hashicorp.com/packer/install plus 'packer plugins install' as 
   fi
 fi
 ok "$(packer version | head -n 1)"
+
+# 4b. shellcheck: ansible-test sanity only warns and skips its shellcheck test when the program is missing ----
+say "shellcheck (for ansible-test sanity)"
+if ! command -v shellcheck >/dev/null 2>&1; then
+  if is_root && is_debian_like; then apt_install shellcheck; else
+    die "shellcheck is missing: install it (Debian/Ubuntu: sudo apt-get install shellcheck); without it
+ansible-test sanity skips its shellcheck test."
+  fi
+fi
+ok "shellcheck $(shellcheck --version | sed -n 's/^version: //p')"
 
 # 5. Bootstrap OS image -------------------------------------------------------------------------------------
 say "bootstrap OS image $OS_IMAGE"
