@@ -17,9 +17,8 @@ import os
 import shutil
 import sys
 
+import ansible_runner  # requirements.txt pins it: a missing runner fails this module loudly
 import pytest
-
-ansible_runner = pytest.importorskip('ansible_runner')
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
