@@ -43,7 +43,7 @@ bake() {  # bake IMAGE VERSION: the checkout's playbooks/bake.yml
 }
 
 project_bake() {  # project_bake VERSION: hello by FQCN from the project, with the project's own ansible.cfg
-  (cd "$PROJECT" && env -u ANSIBLE_CONFIG ansible-playbook -i inventory immutable.infra.bake -e image=hello \
+  (cd "$PROJECT" && env -u ANSIBLE_CONFIG -u PYTHONPATH ansible-playbook -i inventory immutable.infra.bake -e image=hello \
     -e version="$1" -e image_repository=$REPO)
 }
 
@@ -54,9 +54,9 @@ bare_bake() {  # bare_bake PARENT VERSION: the hello role by a bare packer build
 }
 
 make_project() {  # the collection built into a tarball and installed into a copy of examples/project
-  env -u ANSIBLE_CONFIG ansible-galaxy collection build --output-path "$WORK/dist" "$ROOT" >/dev/null
+  env -u ANSIBLE_CONFIG -u PYTHONPATH ansible-galaxy collection build --output-path "$WORK/dist" "$ROOT" >/dev/null
   cp -a "$ROOT/examples/project" "$PROJECT"
-  (cd "$PROJECT" && env -u ANSIBLE_CONFIG ansible-galaxy collection install --no-deps \
+  (cd "$PROJECT" && env -u ANSIBLE_CONFIG -u PYTHONPATH ansible-galaxy collection install --no-deps \
     "$WORK"/dist/immutable-infra-*.tar.gz -p collections >/dev/null)
 }
 

@@ -11,5 +11,6 @@ cp -a "$ROOT/examples/project" "$WORK/project"
 mkdir -p "$WORK/project/collections/ansible_collections/immutable"
 ln -s "$ROOT" "$WORK/project/collections/ansible_collections/immutable/infra"
 cd "$WORK/project"
-unset ANSIBLE_CONFIG
+# The project's own ansible.cfg and ./collections only (make exports the checkout's on PYTHONPATH).
+unset ANSIBLE_CONFIG PYTHONPATH ANSIBLE_COLLECTIONS_PATH
 exec "$ROOT/.venv/bin/molecule" test -s "${1:-hello}"

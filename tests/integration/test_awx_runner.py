@@ -41,7 +41,8 @@ def job(tmp_path_factory):
         env['DOCKER_HOST'] = os.environ['DOCKER_HOST']
     (data / 'env' / 'envvars').write_text(json.dumps(env))
     # The job's own ansible.cfg is the project's (collections_path ./collections): nothing of this checkout's.
-    saved = {name: os.environ.pop(name) for name in ('ANSIBLE_CONFIG', 'ANSIBLE_COLLECTIONS_PATH') if name in os.environ}
+    saved = {name: os.environ.pop(name) for name in ('ANSIBLE_CONFIG', 'ANSIBLE_COLLECTIONS_PATH', 'PYTHONPATH')
+             if name in os.environ}
     try:
         runner = ansible_runner.run(private_data_dir=str(data), playbook='playbooks/images.yml', quiet=True,
                                     timeout=300)

@@ -102,7 +102,10 @@ def project(tmp_path_factory, engine):
     assert not base.startswith(ROOT)
     galaxy = os.path.join(BIN, 'ansible-galaxy')
     env = dict(os.environ, ANSIBLE_NOCOLOR='1')
-    env.pop('ANSIBLE_CONFIG', None)
+    # make exports the checkout's collections folder on PYTHONPATH: ansible-galaxy (which scans sys.path) would
+    # take the checkout for an installed immutable.infra and install nothing.
+    for name in ('ANSIBLE_CONFIG', 'PYTHONPATH', 'ANSIBLE_COLLECTIONS_PATH'):
+        env.pop(name, None)
     dist = os.path.join(base, 'dist')
     subprocess.run([galaxy, 'collection', 'build', '--output-path', dist, ROOT], check=True, capture_output=True,
                    env=env, cwd=base)
