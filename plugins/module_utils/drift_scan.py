@@ -15,10 +15,10 @@ __metaclass__ = type
 
 import json
 import os
-import tempfile
 
 from ansible_collections.immutable.infra.plugins.module_utils import drift
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError
+from ansible_collections.immutable.infra.plugins.module_utils.image_files import write_atomic
 from ansible_collections.immutable.infra.plugins.module_utils.heal import DEFAULT_UNHEALTHY_AFTER, Healer, fleet_revision
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import in_parallel
 
@@ -98,18 +98,11 @@ def write_report(path, content, check_mode=False):
     if check_mode:
         return True
     folder = os.path.dirname(path)
-    tmp = None
     try:
         if not os.path.isdir(folder):
             os.makedirs(folder)
-        handle, tmp = tempfile.mkstemp(prefix='.drift-', dir=folder)
-        with os.fdopen(handle, 'w') as out:
-            out.write(content)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        write_atomic(path, content.encode('utf-8'), 0o644)
     except (IOError, OSError) as exc:
-        if tmp and os.path.exists(tmp):
-            os.remove(tmp)
         raise FleetError('cannot write the drift report %s: %s' % (path, exc))
     return True
 

@@ -47,8 +47,10 @@ __metaclass__ = type
 
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import NORMAL_WEIGHT, FleetError
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError, parse_stat_csv
-from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
-from ansible_collections.immutable.infra.plugins.module_utils.rollout import StepFailed, holder_alive, in_parallel
+from ansible_collections.immutable.infra.plugins.module_utils.provider import Instance, ProviderError
+from ansible_collections.immutable.infra.plugins.module_utils.rollout import (
+    StepFailed, holder_alive, in_parallel, last_succeeded, running_revision,
+)
 
 DEFAULT_UNHEALTHY_AFTER = 30
 REASONS = ('exited', 'not_running', 'out_of_service', 'unhealthy', 'drifted')
@@ -68,7 +70,7 @@ def fleet_revision(fleet, history, instances, image_name=None):
     highest one among the instances of that image, the entry's number when none is left). Raises FleetError when
     the fleet never had a successful rollout.
     """
-    entry = next((e for e in reversed(history or []) if e.get('outcome') == 'succeeded'), None)
+    entry = last_succeeded(history)
     if entry is None or not entry.get('image_id'):
         raise FleetError('fleet %s has no successful revision in its history, so there is no image to heal it '
                          'with: deploy it first (ansible-playbook playbooks/rollout.yml -e fleet=%s)' % (fleet, fleet))
@@ -83,16 +85,10 @@ def fleet_revision(fleet, history, instances, image_name=None):
             % (fleet, ', '.join(names), 's' if len(names) == 1 else '', later.get('version'), later.get('number'),
                later.get('outcome'), entry.get('number'), entry.get('version'), fleet, later.get('version'),
                entry.get('version'), entry.get('version')))
-    numbers = [i.revision for i in instances if i.image_id == entry['image_id'] and i.revision]
-    return {
-        'image': entry.get('image') or image_name,
-        'version': entry.get('version'),
-        'id': entry['image_id'],
-        'ref': entry['image_id'],
-        'channel': None,
-        'revision': max(numbers) if numbers else entry.get('number'),
-        'entry': entry.get('number'),
-    }
+    target = running_revision(entry.get('image') or image_name, entry.get('version'), entry['image_id'], instances,
+                              default=entry.get('number'))
+    target['entry'] = entry.get('number')
+    return target
 
 
 def serving_beyond(history, entry, instances):
@@ -162,7 +158,7 @@ def plan_heal(instances, servers, target_id, desired, verdicts, force=None, lb=N
         plan['replace'].append({'name': inst.name, 'reason': reason, 'detail': detail, 'state': inst.state,
                                 'version': inst.version, 'revision': inst.revision})
 
-    for inst in sorted(instances, key=lambda i: (i.revision, i.created or '', i.name)):
+    for inst in sorted(instances, key=Instance.age_key):
         if not inst.running:
             if inst.state == 'exited' and inst.image_id != target_id:
                 plan['kept'].append(inst.name)
@@ -477,7 +473,7 @@ class Healer:
         except (StepFailed, ProviderError, HAProxyError) as exc:
             engine.log('FAILED: %s' % exc)
             result.update(changed=bool(created or plan['stray_servers']), outcome='failed',
-                          created=[i.name for i in created], instances=self.instances_now())
+                          created=[i.name for i in created], instances=self.engine.instances_now())
             msg = 'heal of fleet %s failed: %s. ' % (self.fleet, exc)
             if created:
                 msg += ('The new instances %s serve; the ones to replace (%s) were not all removed: rerun heal.'
@@ -489,7 +485,7 @@ class Healer:
             raise FleetError(msg, result=result)
         new_names = [i.name for i in created]
         result.update(changed=True, outcome='healed', created=new_names, removed=[i.name for i in bad],
-                      readmitted=[i.name for i in readmit], instances=self.instances_now())
+                      readmitted=[i.name for i in readmit], instances=self.engine.instances_now())
         result['replaced'] = [dict(r, replacement=new_names[n] if n < len(new_names) else None)
                               for n, r in enumerate(plan['replace'])]
         engine.log('healed fleet %s: %d replaced, %d created%s%s' % (
@@ -505,9 +501,3 @@ class Healer:
         for name in names:
             self.engine.delete_server(api, name)
             self.engine.log('deleted load-balancer server %s (its instance is gone)' % name)
-
-    def instances_now(self):
-        try:
-            return [i.as_dict() for i in self.engine.provider.instances(self.fleet)]
-        except ProviderError:
-            return []

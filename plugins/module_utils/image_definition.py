@@ -21,6 +21,7 @@ import json
 import os
 import re
 
+from ansible_collections.immutable.infra.plugins.module_utils.channels import NAME_RE
 from ansible_collections.immutable.infra.plugins.module_utils.images import LABEL_STOP_SIGNAL
 from ansible_collections.immutable.infra.plugins.module_utils.semver import is_valid
 
@@ -34,7 +35,6 @@ SEAL_ROLE = 'image_seal'
 STOP_SIGNAL_LABEL = LABEL_STOP_SIGNAL
 RESERVED_LABEL_PREFIXES = ('org.opencontainers.image.', 'io.immutable-infra.')
 
-NAME_RE = re.compile(r'[a-z0-9]+(?:[_-][a-z0-9]+)*')
 ROLE_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_-]*')
 FQCN_RE = re.compile(r'([a-z0-9_]+)\.([a-z0-9_]+)\.([A-Za-z0-9_][A-Za-z0-9_-]*)')
 ENV_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')

@@ -506,7 +506,8 @@ def plan(directories=(), files=(), absent=(), user_id=_uid, group_id=_gid):
 
 # Making the changes
 
-def _fsync_folder(path):
+def fsync_folder(path):
+    """fsync a folder (so a rename or removal in it is on disk); a folder that cannot be opened is left alone."""
     try:
         descriptor = os.open(path, os.O_RDONLY)
     except OSError:
@@ -536,13 +537,13 @@ def _remove(path):
         shutil.rmtree(path)
     else:
         os.unlink(path)
-    _fsync_folder(os.path.dirname(path))
+    fsync_folder(os.path.dirname(path))
 
 
 def _make_folder(path, uid, gid, mode):
     os.mkdir(path, 0o700)
     _set_attributes(path, uid, gid, mode)
-    _fsync_folder(os.path.dirname(path))
+    fsync_folder(os.path.dirname(path))
 
 
 def _run_validate(item, temporary):
@@ -562,23 +563,30 @@ def _run_validate(item, temporary):
                                           process.returncode, output or '(no output)'))
 
 
-def _write_file(item):
-    """Temporary file in the same folder, attributes, fsync, validate, rename over the path, fsync the folder."""
-    folder = os.path.dirname(item.path)
-    descriptor, temporary = tempfile.mkstemp(prefix='.%s.' % os.path.basename(item.path), suffix=_TEMPORARY_SUFFIX,
-                                             dir=folder)
+def write_atomic(path, data, mode, owner=None, validate=None, suffix='.tmp'):
+    """Write the bytes ``data`` to ``path`` so that readers see the old content or the new one, never a part.
+
+    A temporary file in the same folder (``.<name>.<random><suffix>``) gets the owner (``(uid, gid)``, when given)
+    and ``mode``, is synced, checked by ``validate(temporary_path)`` when given, renamed over ``path``, and the
+    folder is synced. The folder must exist. On any failure the temporary file is removed and ``path`` is left as
+    it was; raises ``OSError`` (or what ``validate`` raises). The one atomic write of the collection: image_files,
+    image_manifest and the drift report use it.
+    """
+    folder = os.path.dirname(path)
+    descriptor, temporary = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix=suffix, dir=folder)
     try:
         with os.fdopen(descriptor, 'wb') as handle:
-            handle.write(item.data)
+            handle.write(data)
             handle.flush()
-            info = os.fstat(handle.fileno())
-            if (info.st_uid, info.st_gid) != (item.uid, item.gid):
-                os.fchown(handle.fileno(), item.uid, item.gid)
-            os.fchmod(handle.fileno(), item.mode)
+            if owner is not None:
+                info = os.fstat(handle.fileno())
+                if (info.st_uid, info.st_gid) != tuple(owner):
+                    os.fchown(handle.fileno(), owner[0], owner[1])
+            os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
-        if item.validate:
-            _run_validate(item, temporary)
-        os.rename(temporary, item.path)
+        if validate is not None:
+            validate(temporary)
+        os.replace(temporary, path)
         temporary = None
     finally:
         if temporary is not None:
@@ -586,7 +594,13 @@ def _write_file(item):
                 os.unlink(temporary)
             except OSError:
                 pass
-    _fsync_folder(folder)
+    fsync_folder(folder)
+
+
+def _write_file(item):
+    """Write one file item atomically (see ``write_atomic``), validated by its ``validate`` command."""
+    validate = (lambda temporary: _run_validate(item, temporary)) if item.validate else None
+    write_atomic(item.path, item.data, item.mode, (item.uid, item.gid), validate, _TEMPORARY_SUFFIX)
 
 
 def apply(result_plan):

@@ -34,8 +34,8 @@ import json
 import os
 import re
 import stat
-import tempfile
 
+from ansible_collections.immutable.infra.plugins.module_utils.image_files import write_atomic as write_file_atomic
 from ansible_collections.immutable.infra.plugins.module_utils.semver import is_valid
 
 SCHEMA = 1
@@ -268,42 +268,11 @@ def write_atomic(path, text):
     Creates missing parent directories (mode 0755); the file gets mode 0644 and, when running as root, owner
     root. Readers see the old content or the new one, never a part.
     """
-    directory = os.path.dirname(path)
     try:
-        _make_directory(directory)
-        fd, temporary = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
+        _make_directory(os.path.dirname(path))
+        write_file_atomic(path, text.encode('utf-8'), FILE_MODE, _owner_wanted())
     except (IOError, OSError) as exc:
         raise ImageManifestError('cannot write %s: %s' % (path, exc))
-    try:
-        with os.fdopen(fd, 'wb') as handle:
-            handle.write(text.encode('utf-8'))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, FILE_MODE)
-        owner = _owner_wanted()
-        if owner is not None:
-            os.chown(temporary, owner[0], owner[1])
-        os.replace(temporary, path)
-    except (IOError, OSError) as exc:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise ImageManifestError('cannot write %s: %s' % (path, exc))
-    _sync_directory(directory)
-
-
-def _sync_directory(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _fix_attributes(path):

@@ -44,7 +44,7 @@ from ansible_collections.immutable.infra.plugins.module_utils.images import (
     FAILED_PREFIX, ImageStoreError, image_ref,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
-    LockHeld, ProviderError, describe_holder,
+    Instance, LockHeld, ProviderError, describe_holder,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.semver import to_tag
 
@@ -183,6 +183,20 @@ def resolve_image(store, name, version=None, channel=None, require_verified=True
     return result
 
 
+def last_succeeded(history):
+    """The newest ``succeeded`` entry of a fleet's ``history`` (oldest first): the revision it serves by its
+    records. None when no rollout of it ever succeeded."""
+    return next((e for e in reversed(history or []) if e.get('outcome') == 'succeeded'), None)
+
+
+def running_revision(image, version, image_id, instances, default=None):
+    """A rollout target of ``image_id``, an image the fleet already runs, with its ``revision``: the highest number
+    among the ``instances`` of that image (``default`` when none carries one), the number new instances of it carry."""
+    numbers = [i.revision for i in instances if i.image_id == image_id and i.revision]
+    return {'image': image, 'version': version, 'id': image_id, 'ref': image_id, 'channel': None,
+            'revision': max(numbers) if numbers else default}
+
+
 class FleetState:
     """One observation of a fleet: instances, load balancer, its servers, history and lock holder."""
 
@@ -227,10 +241,6 @@ def established(server):
         server.get('weight') == NORMAL_WEIGHT
 
 
-def _age_key(instance):
-    return (instance.revision, instance.created or '', instance.name)
-
-
 def classify(state, target_id, service_port, desired, current_image=None):
     """Sort the instances of ``state`` for a rollout to image ``target_id`` (pure function).
 
@@ -248,11 +258,11 @@ def classify(state, target_id, service_port, desired, current_image=None):
 
     if running and not servers:
         images = set(i.image_id for i in running)
-        adopt_image = current_image if current_image in images else max(running, key=_age_key).image_id
+        adopt_image = current_image if current_image in images else max(running, key=Instance.age_key).image_id
         out.adopt = [i for i in running if i.image_id == adopt_image]
         out.orphans = [i for i in running if i.image_id != adopt_image]
     else:
-        for inst in sorted(running, key=_age_key, reverse=True):
+        for inst in sorted(running, key=Instance.age_key, reverse=True):
             server = servers.get(inst.name)
             if server is None:
                 out.orphans.append(inst)
@@ -262,8 +272,8 @@ def classify(state, target_id, service_port, desired, current_image=None):
                 (out.target if len(out.target) < desired else out.surplus).append(inst)
             else:
                 out.other.append(inst)
-        out.other.sort(key=_age_key)
-        out.surplus.sort(key=_age_key)
+        out.other.sort(key=Instance.age_key)
+        out.surplus.sort(key=Instance.age_key)
     serving_images = set(i.image_id for i in out.target + out.surplus + out.other + out.adopt)
     for inst in state.instances:
         if inst.running:
@@ -354,10 +364,8 @@ class FleetEngine:
 
     def current_image(self, state):
         """Image ID of the last succeeded revision, or None."""
-        for entry in reversed(state.history):
-            if entry.get('outcome') == 'succeeded':
-                return entry.get('image_id')
-        return None
+        entry = last_succeeded(state.history)
+        return entry.get('image_id') if entry else None
 
     def classify(self, state, target):
         return classify(state, target['id'], self.spec['service_port'], self.spec['instances'],
@@ -512,7 +520,7 @@ class FleetEngine:
                             and i.service_port == self.spec['service_port']]
             except ProviderError as exc:
                 raise StepFailed(str(exc))
-            reused = sorted(reusable, key=_age_key, reverse=True)[:count]
+            reused = sorted(reusable, key=Instance.age_key, reverse=True)[:count]
         in_parallel(start, reused)
         in_parallel(create, range(count - len(reused)))
         if failures:
@@ -922,10 +930,9 @@ class FleetEngine:
             return None
         current = self.current_image(state)
         images = set(i.image_id for i in instances)
-        image_id = current if current in images else max(instances, key=_age_key).image_id
-        chosen = [i for i in instances if i.image_id == image_id]
-        return {'image': self.spec['image'] if self.spec else None, 'version': chosen[0].version, 'id': image_id,
-                'ref': image_id, 'channel': None, 'revision': max(i.revision for i in chosen)}
+        image_id = current if current in images else max(instances, key=Instance.age_key).image_id
+        version = next(i.version for i in instances if i.image_id == image_id)
+        return running_revision(self.spec['image'] if self.spec else None, version, image_id, instances, default=0)
 
     def serving_target(self, state=None):
         """The revision that serves now, as a target (what heal replaces failed instances with), or None."""
@@ -971,7 +978,7 @@ class FleetEngine:
             lb_action = 'roll'
 
         surge, unavailable = rolling_limits(spec)
-        old_names = [i.name for i in sorted(others, key=_age_key)] + [i.name for i in c.surplus]
+        old_names = [i.name for i in sorted(others, key=Instance.age_key)] + [i.name for i in c.surplus]
         effective = strategy
         steps = []
         new_count = len(at_target)
@@ -997,7 +1004,7 @@ class FleetEngine:
                 del pending[:retire_first + retire_after]
                 steps.append(step)
         create_total = sum(s.get('create', 0) for s in steps)
-        reuse = [i.name for i in sorted(c.reusable, key=_age_key, reverse=True)][:create_total]
+        reuse = [i.name for i in sorted(c.reusable, key=Instance.age_key, reverse=True)][:create_total]
         cleanup = [i.name for i in c.unestablished + c.orphans + c.dead]
         cleanup += [i.name for i in c.reusable if i.name not in reuse]
         kept, pruned = keep_stopped(c.stopped + others if effective == 'blue_green' and
@@ -1215,7 +1222,7 @@ class FleetEngine:
                 entry.update(outcome=outcome, ended=self.now(), reason=str(exc))
                 self._write_entry(entry)
             result.update(self._result(plan, target, outcome))
-            result.update(changed=True, instances=self._instances_now(), diff=result.get('diff'))
+            result.update(changed=True, instances=self.instances_now(), diff=result.get('diff'))
             if previous:
                 result['revision'] = {'number': previous['revision'], 'version': previous['version'],
                                       'image_id': previous['id']}
@@ -1231,7 +1238,7 @@ class FleetEngine:
             entry.update(outcome='succeeded', ended=self.now())
             self._write_entry(entry)
         result.update(self._result(plan, target, 'succeeded'))
-        result.update(changed=True, instances=self._instances_now(), history_entry=entry)
+        result.update(changed=True, instances=self.instances_now(), history_entry=entry)
         result['diff'] = result.get('diff')
         return result
 
@@ -1261,7 +1268,8 @@ class FleetEngine:
             self.log('ROLLBACK FAILED: %s' % exc)
             return 'failed', str(exc)
 
-    def _instances_now(self):
+    def instances_now(self):
+        """The fleet's instances as modules return them (``[]`` when the provider cannot list them)."""
         try:
             return [i.as_dict() for i in self.provider.instances(self.fleet)]
         except ProviderError:

@@ -88,6 +88,10 @@ class Instance:
     def __repr__(self):
         return 'Instance(%s r%s %s %s)' % (self.name, self.revision, self.version, self.state)
 
+    def age_key(self):
+        """Oldest first: revision, then creation time, then name (``sorted(instances, key=Instance.age_key)``)."""
+        return (self.revision, self.created or '', self.name)
+
     def as_dict(self):
         return {
             'name': self.name,

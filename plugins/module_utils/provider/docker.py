@@ -233,7 +233,7 @@ class DockerProvider(Provider):
             if attrs is not None:
                 self._own(fleet, attrs['Config'].get('Labels'), 'instance %s' % attrs['Name'].lstrip('/'))
                 found.append(self._instance(attrs))
-        return sorted(found, key=lambda i: (i.revision, i.created or '', i.name))
+        return sorted(found, key=Instance.age_key)
 
     def create_instance(self, fleet, image_id, version, revision, service_port):
         name = '%s-r%d-%s' % (fleet, revision, uuid.uuid4().hex[:6])

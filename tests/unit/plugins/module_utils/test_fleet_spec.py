@@ -3,6 +3,7 @@
 
 import itertools
 import os
+import re
 
 import pytest
 import yaml
@@ -11,7 +12,9 @@ from ansible_collections.immutable.infra.plugins.module_utils import fleet
 from ansible_collections.immutable.infra.plugins.module_utils.channels import ChannelError, channel_problem, check_name
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError
 
-FLEET_VARS = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'playbooks', 'vars', 'fleets.yml')
+ROOT = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..')
+FLEET_VARS = os.path.join(ROOT, 'playbooks', 'vars', 'fleets.yml')
+ARCHITECTURE = os.path.join(ROOT, 'docs', 'architecture.md')
 
 BASE = {'image': 'web', 'version': '1.0.0', 'lb_version': '1.0.0'}
 
@@ -101,6 +104,24 @@ def test_playbooks_pass_every_override_name_on():
         listed = yaml.safe_load(handle)['fleet_override_names']
     assert sorted(listed) == sorted(fleet.override_names() + list(fleet.DEPRECATED_OVERRIDES))
     assert len(listed) == len(set(listed))
+
+
+def documented_overrides():
+    """The names in the override column (the third) of the fleet spec table in docs/architecture.md: every
+    backticked word of that column, on the rows after the header ``| field | default | override | meaning |``."""
+    with open(ARCHITECTURE) as handle:
+        lines = handle.read().splitlines()
+    start = lines.index('| field | default | override | meaning |') + 2
+    names = []
+    for line in itertools.takewhile(lambda text: text.startswith('|'), lines[start:]):
+        names += re.findall(r'`([a-z0-9_]+)`', line.split(' | ')[2])
+    return names
+
+
+def test_the_documented_overrides_are_the_code_s():
+    """docs/architecture.md, "Fleet spec": the override column names every override (and the deprecated ones)."""
+    names = documented_overrides()
+    assert sorted(set(names)) == sorted(fleet.override_names() + list(fleet.DEPRECATED_OVERRIDES))
 
 
 # Listen address ---------------------------------------------------------------------------------------------
