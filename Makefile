@@ -7,12 +7,13 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONPATH := $(CURDIR)/.state/collections
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test lint ansible-lint packer-check sanity unit molecule integration demo build lock clean
+.PHONY: help setup test lint ansible-lint packer-check changelog sanity unit molecule integration demo build lock clean
 
 help:
 	@echo "make setup        install everything this project needs (idempotent)"
 	@echo "make test         setup, then every test layer: lint sanity unit molecule integration"
-	@echo "make lint         ansible-lint (production profile), packer fmt -check and packer validate"
+	@echo "make lint         ansible-lint (production profile), packer fmt -check and packer validate, make changelog"
+	@echo "make changelog    lint the changelog fragments (changelogs/fragments) and changelogs/changelog.yaml"
 	@echo "make sanity       ansible-test sanity on the plugins"
 	@echo "make unit         pytest unit tests (tests/unit)"
 	@echo "make molecule     every role's Molecule scenario (molecule/), then the example project's (examples/project)"
@@ -27,7 +28,7 @@ test: setup
 	@$(MAKE) --no-print-directory lint sanity unit molecule integration
 	@echo "make test: every layer passed"
 
-lint: ansible-lint packer-check
+lint: ansible-lint packer-check changelog
 
 ansible-lint:
 	@echo "==> ansible-lint (production profile)"
@@ -39,6 +40,11 @@ packer-check:
 	packer fmt -check -diff packer/
 	packer validate packer/
 	packer validate -only=docker.image packer/
+
+changelog:
+	@echo "==> antsibull-changelog lint: changelogs/fragments and changelogs/changelog.yaml"
+	antsibull-changelog lint
+	antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 
 sanity:
 	@echo "==> ansible-test sanity"

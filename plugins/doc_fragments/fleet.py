@@ -23,6 +23,7 @@ options:
         C(health_start_period)...) or a whole group as a dict. Null values are ignored.
       - The C(strategy) field is overridden by C(rollout_strategy) (Ansible reserves the name C(strategy), so an
         extra var of that name warns on every run). C(strategy) still works and returns a deprecation.
+        C(rollout_strategy) was added in version 0.2.0.
       - A C(version) replaces a C(channel) of the spec, and the other way round.
     type: dict
     default: {}

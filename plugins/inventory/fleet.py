@@ -8,7 +8,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: fleet
 short_description: Read-only inventory of the running instances of immutable.infra fleets
-version_added: 1.0.0
+version_added: 0.1.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - Lists the instances (containers) of every fleet from the engine's own records (container labels), grouped by

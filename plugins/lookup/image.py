@@ -8,7 +8,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 name: image
 short_description: Resolve an image by channel or version to its image ID
-version_added: 1.0.0
+version_added: 0.1.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - Returns the image ID (C(sha256:...)) of an image baked by immutable.infra, so a deployment pins exactly one

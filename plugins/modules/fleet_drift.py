@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: fleet_drift
 short_description: Find instances of a fleet that drifted from their image, and replace them
-version_added: 1.0.0
+version_added: 0.1.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - For every running instance of a fleet - whether it runs the fleet revision's image (by ID; the revision is the

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: fleet_heal
 short_description: Replace failed instances of a fleet with new ones of its current image, never repair in place
-version_added: 1.0.0
+version_added: 0.1.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - Reconciles a fleet with its current revision, the image of the newest successful entry of its revision
@@ -119,6 +119,7 @@ replaced:
   elements: dict
   sample: [{name: web-r4-1a2b3c, reason: exited, detail: state exited, replacement: web-r4-5d6e7f}]
 readmitted:
+  version_added: 0.2.0
   description: Running instances put back into the load balancer (it had lost them), kept as they are.
   returned: always
   type: list

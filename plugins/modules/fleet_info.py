@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: fleet_info
 short_description: Instances, load balancer, revision history and lock of fleets
-version_added: 1.0.0
+version_added: 0.1.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - Reports, for one fleet or every fleet on the engine, its instances (revision, version, image ID, state,

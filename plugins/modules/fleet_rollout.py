@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: fleet_rollout
 short_description: Roll a fleet of identical instances to a new image version behind its load balancer
-version_added: 1.0.0
+version_added: 0.1.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - Moves a fleet from the image it runs to the image of a version (or channel) without touching a running
@@ -44,7 +44,7 @@ options:
       - C(listen) is where the load balancer is published - C(HOST:PORT) with an IPv4 address, an IPv6 address in
         brackets (C([::1]:8080)) or C(localhost) (C(127.0.0.1)) as HOST. A host that is not a loopback address
         (C(0.0.0.0) and C([::]), every interface, included) needs C(listen_public=true); the plan then says so in
-        C(plan.notes).
+        C(plan.notes). C(listen_public) was added in version 0.2.0.
       - C(image), C(lb_image), C(channel) and C(lb_channel) follow the image catalog's rules for image and channel
         names; C(health.path) is an absolute path with an optional query.
       - The whole spec is validated before the engine is reached - a bad value fails and changes nothing.

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: image_bake
 short_description: Decide, clean up and judge one image bake (bake key, cache hit, verified or failed)
-version_added: 1.0.0
+version_added: 0.1.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - The controller side of C(playbooks/bake.yml). Packer does the build; this module decides whether a build
@@ -50,6 +50,7 @@ options:
     type: list
     elements: str
   sources:
+    version_added: 0.2.0
     description:
       - Files and folders whose content goes into the image, wherever they are (the roles applied, the project's
         inputs), as returned by M(immutable.infra.image_definition). Each file is named by the source's label
@@ -66,12 +67,14 @@ options:
         type: path
         required: true
   container:
+    version_added: 0.2.0
     description:
       - With C(state=planned), the image's container settings (normalized, as returned by
         M(immutable.infra.image_definition)); the module returns the Dockerfile-style C(changes) of the image's
         commit, with I(labels), the bake key and the parent's ID as labels.
     type: dict
   labels:
+    version_added: 0.2.0
     description: With C(state=planned) and I(container), provenance labels of the image, in order.
     type: dict
     default: {}
@@ -171,6 +174,7 @@ image:
   type: dict
   sample: {id: "sha256:4c1f...", name: web, version: 1.2.0, verified: true, tags: ["1.2.0", "verified-1.2.0"]}
 changes:
+  version_added: 0.2.0
   description:
     - Dockerfile-style instructions of the image's commit (LABEL, ENTRYPOINT, CMD, EXPOSE, ENV, USER, WORKDIR,
       STOPSIGNAL). An image that sets no entrypoint or command keeps its parent's.

@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: image_channel
 short_description: Point a channel (dev, staging, prod...) at an image version, or roll it back
-version_added: 1.0.0
+version_added: 0.1.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - A channel of an image is the tag C(<repository>/<name>:<channel>) on the image it points at, so

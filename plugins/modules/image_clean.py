@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: image_clean
 short_description: Remove what must not be baked into an image, in one run
-version_added: 1.0.0
+version_added: 0.2.0
 author: immutable.infra developers (@immutable-infra)
 description:
   - Cleans an image at the end of its bake in one module run, so one round trip to the build container instead

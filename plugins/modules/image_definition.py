@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: image_definition
 short_description: Validate the image definitions and resolve the image to bake with its parents
-version_added: 1.0.0
+version_added: 0.2.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - The first step of C(immutable.infra.bake). Merges the collection's built-in image definitions with the

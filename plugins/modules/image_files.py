@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: image_files
 short_description: Put a set of folders and files into place in one run
-version_added: 1.0.0
+version_added: 0.2.0
 author: immutable.infra developers (@immutable-infra)
 description:
   - Creates folders, writes files and removes paths of an image in one module run. It exists to keep the bake

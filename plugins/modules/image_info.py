@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: image_info
 short_description: List the baked images, their channels and who uses them
-version_added: 1.0.0
+version_added: 0.1.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - Lists the images baked by immutable.infra on the engine, read from their labels and tags, newest first by

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: image_manifest
 short_description: Write the provenance manifest of a sealed image
-version_added: 1.0.0
+version_added: 0.1.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - Writes the manifest that marks a host as a sealed image, by default C(/etc/immutable-infra/manifest.json),
@@ -102,9 +102,11 @@ options:
         time, in which case that time is kept.
     type: str
   collection_version:
+    version_added: 0.2.0
     description: Version of immutable.infra that baked the image; recorded as C(collection_version) when given.
     type: str
   source:
+    version_added: 0.2.0
     description: Where the project the image is baked from lives (its git remote); recorded as C(source) when given.
     type: str
 '''

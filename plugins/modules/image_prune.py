@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r'''
 module: image_prune
 short_description: Remove old image versions, never one that is in use, on a channel, needed by a fleet or protected
-version_added: 1.0.0
+version_added: 0.1.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - Keeps the newest I(keep) verified versions of each image name and removes the other baked images, except an

@@ -10,7 +10,7 @@ DOCUMENTATION = r'''
 ---
 module: secret_scan
 short_description: Find secrets that must not be baked into an image
-version_added: 1.0.0
+version_added: 0.1.0
 author: immutable.infra contributors (@immutable-infra)
 description:
   - Scans a filesystem tree on the target for private keys, cloud credentials, API tokens and password files,
@@ -102,12 +102,14 @@ options:
     type: int
     default: 67108864
   max_decoded_size:
+    version_added: 0.2.0
     description:
       - Bytes that decoding gzip streams and base64 blobs may produce per file. A file that needs more is an
         C(incomplete_scan) finding.
     type: int
     default: 67108864
   max_depth:
+    version_added: 0.2.0
     description:
       - Encoded layers inside one another (UTF-16, gzip, base64) that are decoded. Encoded content deeper than
         that is an C(incomplete_scan) finding.
@@ -171,6 +173,7 @@ findings:
       type: int
       sample: 1
     inside:
+      version_added: 0.2.0
       description:
         - The encoded layers the secret was found in, from the outside in, each with its offset in the layer
           around it.
@@ -178,6 +181,7 @@ findings:
       type: str
       sample: gzip stream at byte 57 > base64 blob at byte 12
     reason:
+      version_added: 0.2.0
       description: Why the file could not be read fully (which limit, with its value).
       returned: for C(incomplete_scan) findings
       type: str
@@ -200,17 +204,20 @@ skipped_files:
   type: int
   sample: 0
 scanned_bytes:
+  version_added: 0.2.0
   description: Bytes read (each file with several hard links once).
   returned: always
   type: int
   sample: 224415520
 skipped_mounts:
+  version_added: 0.2.0
   description: Mount points that were not entered because their content is not part of the image.
   returned: always
   type: list
   elements: str
   sample: [/dev, /etc/hostname, /etc/hosts, /etc/resolv.conf, /packer-files, /proc, /sys]
 limits:
+  version_added: 0.2.0
   description: The bounds the scan ran with.
   returned: always
   type: dict
@@ -221,6 +228,7 @@ allowlisted_findings:
   type: int
   sample: 1
 known_test_keys:
+  version_added: 0.2.0
   description: Number of known public test keys found (and not reported), such as those of GnuTLS.
   returned: always
   type: int

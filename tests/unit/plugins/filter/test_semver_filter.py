@@ -28,7 +28,7 @@ def test_each_filter_has_its_sidecar_documentation(name):
     with open(sidecar) as handle:
         text = handle.read()
     assert 'name: %s\n' % name in text
-    for key in ('DOCUMENTATION:', 'EXAMPLES:', 'RETURN:', 'version_added: 1.0.0',
+    for key in ('DOCUMENTATION:', 'EXAMPLES:', 'RETURN:', 'version_added: 0.1.0',
                 'author: immutable.infra contributors (@immutable-infra)'):
         assert key in text
 
