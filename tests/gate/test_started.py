@@ -6,6 +6,7 @@ Run by playbooks/tasks/bake_build.yml with the fixtures plugin: pytest -p image_
 --image=REF (tests/image on PYTHONPATH).
 """
 
+import datetime
 import time
 import uuid
 
@@ -16,24 +17,51 @@ from ansible_collections.immutable.infra.plugins.module_utils.image_manifest imp
 STAY_RUNNING = 3
 
 
+def watch(container, since):
+    """Poll ``container`` until STAY_RUNNING seconds after ``since`` (monotonic) or until it exits."""
+    states = []
+    while True:
+        container.reload()
+        states.append(container.status)
+        if container.status in ('exited', 'dead') or time.monotonic() >= since + STAY_RUNNING:
+            return states
+        time.sleep(0.25)
+
+
 @pytest.fixture(scope='module')
-def started(engine, image):
-    """A container of the image run as an instance is (its own entry point and command), watched for a while."""
-    ports = {port: ('127.0.0.1', None) for port in (image.attrs['Config'].get('ExposedPorts') or {})}
-    created = engine.containers.run(image.id, name='imggate-%s' % uuid.uuid4().hex[:10], detach=True, ports=ports,
+def started(request, engine, image):
+    """A container of the image run as an instance is (its own entry point and command), watched for a while.
+
+    An image with a service port is watched in the session's container (image_fixtures' ``container``: the
+    image's own entry point and command, started before the image's own tests ran), so the watch counts the
+    time those tests took; it must still run the process it started with (same start time, never restarted).
+    An image without one gets a container of its own, since the session's runs ``sleep infinity``.
+    """
+    if image.attrs['Config'].get('ExposedPorts'):
+        container = request.getfixturevalue('container')
+        container.reload()
+        started_at = container.attrs['State']['StartedAt']
+        since = time.monotonic() - container_age(container)
+        states = watch(container, since)
+        assert container.attrs['State']['StartedAt'] == started_at, 'the container was started again'
+        yield container, states
+        return
+    created = engine.containers.run(image.id, name='imggate-%s' % uuid.uuid4().hex[:10], detach=True,
                                     labels={'io.immutable-infra.test': 'image'})
     try:
-        deadline = time.monotonic() + STAY_RUNNING
-        states = []
-        while time.monotonic() < deadline:
-            created.reload()
-            states.append(created.status)
-            if created.status in ('exited', 'dead'):
-                break
-            time.sleep(0.25)
-        yield created, states
+        yield created, watch(created, time.monotonic())
     finally:
         created.remove(force=True, v=True)
+
+
+def container_age(container):
+    """Seconds since the container's process started, by the engine's clock (State.StartedAt)."""
+    started_at = container.attrs['State']['StartedAt']
+    # RFC 3339 with nanoseconds (2026-12-02T15:17:01.123456789Z): whole seconds, then the fraction to microseconds.
+    whole, _dot, fraction = started_at.rstrip('Z').partition('.')
+    started = datetime.datetime.strptime(whole, '%Y-%m-%dT%H:%M:%S').replace(
+        microsecond=int((fraction + '000000')[:6]), tzinfo=datetime.timezone.utc)
+    return max(0.0, (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds())
 
 
 def test_the_image_starts_and_stays_running(started, image):
