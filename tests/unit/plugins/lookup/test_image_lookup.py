@@ -13,6 +13,7 @@ from ansible.errors import AnsibleLookupError
 
 from ansible_collections.immutable.infra.plugins.lookup import image as image_lookup
 from ansible_collections.immutable.infra.plugins.module_utils import channels
+from ansible_collections.immutable.infra.plugins.module_utils.provider import docker as docker_provider
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'module_utils'))
 from fake_engine import FakeClient, add_baked, make_store  # noqa: E402 pylint: disable=wrong-import-position
@@ -31,7 +32,7 @@ def engine(monkeypatch):
     def client(docker_host=None, timeout=60):
         hosts.append(docker_host)
         return FakeClient(api)
-    monkeypatch.setattr(image_lookup, 'docker_client', client)
+    monkeypatch.setattr(docker_provider, 'docker_client', client)
     return ids, hosts
 
 

@@ -11,11 +11,26 @@ import pytest
 
 from ansible.module_utils import basic
 
+from ansible_collections.immutable.infra.plugins.module_utils import fleet_module
 from ansible_collections.immutable.infra.plugins.modules import fleet_rollout
 
 import module_harness
 
 SPEC = {'image': 'web', 'version': '1.0.0', 'lb_version': '1.0.0', 'listen': '127.0.0.1:27001'}
+
+
+class FakeConnection:
+    """Stands in for the registry's connection to the provider: a provider and an image store, never used."""
+
+    def __init__(self, name, params):
+        self.name = name
+        self.params = params
+
+    def provider(self):
+        return object()
+
+    def image_store(self):
+        return object()
 
 
 class FakeEngine:
@@ -45,9 +60,7 @@ def engine(monkeypatch):
     """No engine at all: every boundary of the module is a fake; ``deprecations`` collects module.deprecate."""
     FakeEngine.calls = []
     deprecations = []
-    monkeypatch.setattr(fleet_rollout, 'docker_client', lambda host: object())
-    monkeypatch.setattr(fleet_rollout, 'DockerProvider', lambda client, repository: object())
-    monkeypatch.setattr(fleet_rollout, 'DockerImageStore', lambda client, repository: object())
+    monkeypatch.setattr(fleet_module, 'connect', FakeConnection)
     monkeypatch.setattr(fleet_rollout, 'FleetEngine', FakeEngine)
     monkeypatch.setattr(fleet_rollout, 'resolve_image',
                         lambda store, name, version, channel, verified: {'version': version, 'id': 'sha256:' + name})
@@ -67,7 +80,7 @@ def run(spec=None, **args):
 def test_bad_or_public_listen_fails_before_the_engine_is_reached(monkeypatch, listen):
     def no_engine(*args):
         raise AssertionError('the module reached the engine')
-    monkeypatch.setattr(fleet_rollout, 'docker_client', no_engine)
+    monkeypatch.setattr(fleet_module, 'connect', no_engine)
     outcome, result = run({'listen': listen})
     assert outcome == 'fail'
     assert result['msg'].startswith('fleet fspec: listen '), result['msg']
