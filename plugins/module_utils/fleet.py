@@ -462,20 +462,20 @@ def needed_capabilities(spec, strategy=None, operation='rollout'):
     """What ``operation`` (``rollout``, ``drift``) of the fleet ``spec`` with ``strategy`` (the spec's when None)
     needs from the provider: ``[(capability, what needs it)]`` (see ``provider.CAPABILITIES``)."""
     if operation == 'drift':
-        return [(FILESYSTEM_DIFF, 'drift compares each instance with its image')]
+        return [(FILESYSTEM_DIFF, "drift reads each instance's filesystem changes against its image")]
     strategy = strategy or spec['strategy']
     needs = []
     if strategy == 'canary':
-        needs.append((WEIGHTED_TRAFFIC, 'strategy canary sends canary_weight %% (%s) of the traffic to the canary'
-                      % spec['canary']['canary_weight']))
+        needs.append((WEIGHTED_TRAFFIC, 'strategy canary gives the canary %s%% of the traffic by weight '
+                      '(canary_weight)' % spec['canary']['canary_weight']))
         needs.append((TRAFFIC_COUNTERS, "strategy canary compares the canary's errors and response times with "
                       "the baseline's"))
     elif strategy == 'blue_green':
-        needs.append((STAGED_SWITCH, 'strategy blue_green stages the new set without traffic and switches in one '
-                      'step'))
+        needs.append((STAGED_SWITCH, 'strategy blue_green stages the new set without traffic and switches it in '
+                      'one step'))
         if spec['blue_green']['keep_revisions']:
-            needs.append((KEEP_STOPPED, 'blue_green.keep_revisions (%d) keeps previous instances stopped for an '
-                          'instant rollback' % spec['blue_green']['keep_revisions']))
+            needs.append((KEEP_STOPPED, 'strategy blue_green keeps %d previous revision(s) stopped for an instant '
+                          'rollback (keep_revisions)' % spec['blue_green']['keep_revisions']))
     return needs
 
 
@@ -491,9 +491,8 @@ def check_capabilities(fleet, spec, provider, capabilities, strategy=None, opera
         advice = 'use rollout_strategy rolling (it needs none of them) or a provider that has it'
         if (strategy or spec['strategy']) == 'blue_green' and all(c == KEEP_STOPPED for c, dummy in missing):
             advice = 'set keep_revisions to 0, use rollout_strategy rolling, or use a provider that has it'
-    raise FleetError('fleet %s: provider %s lacks %s (%s). Nothing was changed: %s.'
-                     % (fleet, provider, ', '.join(c for c, dummy in missing),
-                        '; '.join('%s needs %s' % (why, c) for c, why in missing), advice))
+    raise FleetError('fleet %s: provider %s lacks %s. Nothing was changed: %s.'
+                     % (fleet, provider, ', '.join('%s (%s)' % (c, why) for c, why in missing), advice))
 
 
 # Rolling arithmetic ----------------------------------------------------------------------------------------

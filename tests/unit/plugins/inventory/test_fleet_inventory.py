@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from ansible import constants as C
-from ansible.errors import AnsibleParserError
+from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.doc_fragments.constructed import ModuleDocFragment as Constructed
@@ -141,3 +141,11 @@ def test_engine_errors_are_parser_errors(monkeypatch, tmp_path):
     monkeypatch.setattr(docker_provider, 'docker_client', unreachable)
     with pytest.raises(AnsibleParserError, match='cannot reach the Docker engine'):
         parse(tmp_path, {})
+
+
+def test_the_provider_option_is_the_registrys(engine, tmp_path):
+    api, hosts = engine
+    inventory = parse(tmp_path, {'provider': 'docker'})
+    assert sorted(inventory.hosts) == ['api-r1-dddddd', 'web-r3-aaaaaa', 'web-r3-bbbbbb'] and hosts == [None]
+    with pytest.raises(AnsibleError, match="Invalid value 'swarm' for config 'provider'"):
+        parse(tmp_path, {'provider': 'swarm'})

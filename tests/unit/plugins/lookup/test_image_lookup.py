@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from ansible import constants as C
-from ansible.errors import AnsibleLookupError
+from ansible.errors import AnsibleError, AnsibleLookupError
 
 from ansible_collections.immutable.infra.plugins.lookup import image as image_lookup
 from ansible_collections.immutable.infra.plugins.module_utils import channels
@@ -80,3 +80,10 @@ def test_errors_are_lookup_errors(engine, kwargs, message):
 def test_a_name_is_required(engine):
     with pytest.raises(AnsibleLookupError, match='pass an image name'):
         run(channel='prod')
+
+
+def test_the_provider_option_is_the_registrys(engine):
+    ids, hosts = engine
+    assert run('web', version='latest', provider='docker') == [ids['1.1.0']] and hosts == [None]
+    with pytest.raises(AnsibleError, match="Invalid value 'swarm' for config 'provider'"):
+        run('web', version='latest', provider='swarm')
