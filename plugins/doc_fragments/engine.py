@@ -11,9 +11,20 @@ class ModuleDocFragment(object):
 
     DOCUMENTATION = r'''
 options:
+  provider:
+    description:
+      - The provider the images and fleets are on, by its name in the collection's provider registry
+        (C(plugins/module_utils/provider/registry.py)).
+      - A fleet spec is checked against what the provider can do before anything changes, for example the
+        C(canary) strategy needs a provider with weighted traffic.
+    type: str
+    default: docker
+    choices: [docker]
+    version_added: 0.2.0
   docker_host:
     description:
-      - URL of the Docker engine API, for example C(unix:///var/run/docker.sock) or C(tcp://127.0.0.1:2375).
+      - URL of the Docker engine API (provider C(docker)), for example C(unix:///var/run/docker.sock) or
+        C(tcp://127.0.0.1:2375).
       - When not set, C(DOCKER_HOST) and then the local socket are used.
     type: str
   repository:
@@ -22,7 +33,7 @@ options:
     type: str
     default: immutable
 requirements:
-  - docker (Python SDK) >= 5.0 on the controller
+  - docker (Python SDK) >= 5.0 on the controller, for the C(docker) provider
 notes:
   - 'The engine is the record: versions, verification, channels and fleets live in image labels and tags and
     container labels, not in a file on the controller.'

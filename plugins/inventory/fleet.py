@@ -25,6 +25,14 @@ options:
     type: str
     required: true
     choices: [immutable.infra.fleet]
+  provider:
+    description:
+      - The provider the fleets run on, by its name in the collection's provider registry; it lists the instances
+        and says how to connect to them.
+    type: str
+    default: docker
+    choices: [docker]
+    version_added: 0.2.0
   docker_host:
     description: URL of the Docker engine API; C(DOCKER_HOST) or the local socket when not set.
     type: str
@@ -38,7 +46,7 @@ options:
     type: bool
     default: false
 requirements:
-  - docker (Python SDK) on the controller
+  - docker (Python SDK) on the controller, for the C(docker) provider
 '''
 
 EXAMPLES = r'''
@@ -55,10 +63,9 @@ import re
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 
-from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError, docker_client
-from ansible_collections.immutable.infra.plugins.module_utils.provider import (
-    LABEL_FLEET, LABEL_IMAGE_ID, LABEL_REVISION, LABEL_ROLE, LABEL_VERSION, ROLE_INSTANCE,
-)
+from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError
+from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
+from ansible_collections.immutable.infra.plugins.module_utils.provider.registry import get_provider
 
 
 def group_safe(text):
@@ -77,46 +84,40 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         super(InventoryModule, self).parse(inventory, loader, path, cache)
         self._read_config_data(path)
         try:
-            client = docker_client(self.get_option('docker_host'))
-            containers = client.api.containers(all=self.get_option('include_stopped'),
-                                               filters={'label': LABEL_FLEET})
-        except ImageStoreError as exc:
+            provider = get_provider(self.get_option('provider'), dict(docker_host=self.get_option('docker_host')))
+            instances = provider.all_instances(include_stopped=self.get_option('include_stopped'))
+        except (ImageStoreError, ProviderError) as exc:
             raise AnsibleParserError('immutable.infra.fleet: %s' % exc)
-        except Exception as exc:  # the SDK raises several types for engine errors
+        except Exception as exc:  # an engine SDK raises several types for engine errors
             raise AnsibleParserError('immutable.infra.fleet: cannot list containers: %s' % exc)
         wanted = set(self.get_option('fleets') or [])
         self.inventory.add_group('fleet_instances')
-        for container in containers:
-            labels = container.get('Labels') or {}
-            fleet = labels.get(LABEL_FLEET)
-            if not fleet or (wanted and fleet not in wanted) or labels.get(LABEL_ROLE, ROLE_INSTANCE) != ROLE_INSTANCE:
+        for instance in instances:
+            if wanted and instance.fleet not in wanted:
                 continue
-            self._add_instance(container, labels, fleet)
+            self._add_instance(provider, instance)
 
-    def _add_instance(self, container, labels, fleet):
-        name = container['Names'][0].lstrip('/')
-        host = self.inventory.add_host(name, group='fleet_instances')
-        hostvars = {
-            'ansible_connection': 'community.docker.docker',
-            'ansible_host': name,
+    def _add_instance(self, provider, instance):
+        fleet = instance.fleet
+        revision = None if instance.revision is None else str(instance.revision)
+        host = self.inventory.add_host(instance.name, group='fleet_instances')
+        hostvars = dict(provider.connection_vars(instance))
+        hostvars.update({
             'ansible_python_interpreter': '/usr/bin/python3',
             'immutable_fleet': fleet,
-            'immutable_revision': labels.get(LABEL_REVISION),
-            'immutable_version': labels.get(LABEL_VERSION),
-            'immutable_image_id': labels.get(LABEL_IMAGE_ID) or container.get('ImageID'),
-            'immutable_instance_state': container.get('State'),
-            'immutable_container_id': container['Id'],
-        }
-        docker_host = self.get_option('docker_host')
-        if docker_host:
-            hostvars['ansible_docker_extra_args'] = '-H %s' % docker_host
+            'immutable_revision': revision,
+            'immutable_version': instance.version,
+            'immutable_image_id': instance.image_id,
+            'immutable_instance_state': instance.state,
+            'immutable_container_id': instance.id,
+        })
         for key, value in hostvars.items():
             self.inventory.set_variable(host, key, value)
         groups = ['fleet_%s' % group_safe(fleet)]
-        if labels.get(LABEL_REVISION):
-            groups.append('fleet_%s_revision_%s' % (group_safe(fleet), group_safe(labels[LABEL_REVISION])))
-        if labels.get(LABEL_VERSION):
-            groups.append('fleet_%s_version_%s' % (group_safe(fleet), group_safe(labels[LABEL_VERSION])))
+        if revision:
+            groups.append('fleet_%s_revision_%s' % (group_safe(fleet), group_safe(revision)))
+        if instance.version:
+            groups.append('fleet_%s_version_%s' % (group_safe(fleet), group_safe(instance.version)))
         for group in groups:
             self.inventory.add_group(group)
             self.inventory.add_child(group, host)

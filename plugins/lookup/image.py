@@ -30,6 +30,13 @@ options:
   version:
     description: C(latest) or a semantic version. Exactly one of O(channel) and O(version).
     type: str
+  provider:
+    description:
+      - The provider the images are on, by its name in the collection's provider registry.
+    type: str
+    default: docker
+    choices: [docker]
+    version_added: 0.2.0
   docker_host:
     description:
       - URL of the Docker engine API, for example C(unix:///var/run/docker.sock).
@@ -74,9 +81,8 @@ from ansible.plugins.lookup import LookupBase
 
 from ansible_collections.immutable.infra.plugins.module_utils.catalog import CatalogError
 from ansible_collections.immutable.infra.plugins.module_utils.catalog_store import resolve
-from ansible_collections.immutable.infra.plugins.module_utils.images import (
-    DockerImageStore, ImageStoreError, docker_client,
-)
+from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError
+from ansible_collections.immutable.infra.plugins.module_utils.provider.registry import get_image_store
 
 
 class LookupModule(LookupBase):
@@ -90,7 +96,8 @@ class LookupModule(LookupBase):
                                      "lookup('immutable.infra.image', 'web', channel='prod')")
         results = []
         try:
-            store = DockerImageStore(docker_client(self.get_option('docker_host')), self.get_option('repository'))
+            store = get_image_store(self.get_option('provider'), dict(
+                docker_host=self.get_option('docker_host'), repository=self.get_option('repository')))
             for name in terms:
                 if not isinstance(name, str) or not name:
                     raise CatalogError('image names must be non-empty strings, got %r' % (name,))

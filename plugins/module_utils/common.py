@@ -6,10 +6,13 @@
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
+from ansible_collections.immutable.infra.plugins.module_utils.provider.registry import DEFAULT_PROVIDER, provider_names
+
 
 def engine_argument_spec(**extra):
     """The engine options every controller module takes, plus the module's own ``extra`` options."""
     spec = dict(
+        provider=dict(type='str', default=DEFAULT_PROVIDER, choices=provider_names()),
         docker_host=dict(type='str'),
         repository=dict(type='str', default='immutable'),
     )

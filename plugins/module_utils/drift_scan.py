@@ -17,9 +17,10 @@ import json
 import os
 
 from ansible_collections.immutable.infra.plugins.module_utils import drift
-from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError
+from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError, check_capabilities
 from ansible_collections.immutable.infra.plugins.module_utils.image_files import write_atomic
 from ansible_collections.immutable.infra.plugins.module_utils.heal import DEFAULT_UNHEALTHY_AFTER, Healer, fleet_revision
+from ansible_collections.immutable.infra.plugins.module_utils.provider import provider_name
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import in_parallel
 
 
@@ -121,6 +122,8 @@ class Drift:
         Returns the result dict; raises FleetError (with ``result``) when the remediation failed.
         """
         engine = self.engine
+        check_capabilities(engine.fleet, engine.spec, provider_name(engine.provider), engine.provider.capabilities,
+                           operation='drift')
         found = scan(engine.provider, engine.fleet, self.diff, runtime_paths,
                      engine.spec['image'] if engine.spec else None)
         result = dict(found, changed=False, table=drift.report_lines(found['findings']), warnings=engine.warnings)

@@ -23,6 +23,9 @@ import math
 import re
 
 from ansible_collections.immutable.infra.plugins.module_utils.channels import ChannelError, channel_problem, check_name
+from ansible_collections.immutable.infra.plugins.module_utils.provider import (
+    FILESYSTEM_DIFF, KEEP_STOPPED, STAGED_SWITCH, TRAFFIC_COUNTERS, WEIGHTED_TRAFFIC,
+)
 from ansible_collections.immutable.infra.plugins.module_utils.semver import SemVer, SemVerError
 
 FLEET_NAME_RE = re.compile(r'^[a-z0-9][a-z0-9-]{0,39}$')
@@ -452,6 +455,44 @@ def resolve_spec(fleet, spec, overrides=None):
         raise FleetError('fleet %s: canary_instances (%d) is more than instances (%d)'
                          % (fleet, out['canary']['canary_instances'], out['instances']))
     return out
+
+
+# Provider capabilities -------------------------------------------------------------------------------------
+def needed_capabilities(spec, strategy=None, operation='rollout'):
+    """What ``operation`` (``rollout``, ``drift``) of the fleet ``spec`` with ``strategy`` (the spec's when None)
+    needs from the provider: ``[(capability, what needs it)]`` (see ``provider.CAPABILITIES``)."""
+    if operation == 'drift':
+        return [(FILESYSTEM_DIFF, "drift reads each instance's filesystem changes against its image")]
+    strategy = strategy or spec['strategy']
+    needs = []
+    if strategy == 'canary':
+        needs.append((WEIGHTED_TRAFFIC, 'strategy canary gives the canary %s%% of the traffic by weight '
+                      '(canary_weight)' % spec['canary']['canary_weight']))
+        needs.append((TRAFFIC_COUNTERS, "strategy canary compares the canary's errors and response times with "
+                      "the baseline's"))
+    elif strategy == 'blue_green':
+        needs.append((STAGED_SWITCH, 'strategy blue_green stages the new set without traffic and switches it in '
+                      'one step'))
+        if spec['blue_green']['keep_revisions']:
+            needs.append((KEEP_STOPPED, 'strategy blue_green keeps %d previous revision(s) stopped for an instant '
+                          'rollback (keep_revisions)' % spec['blue_green']['keep_revisions']))
+    return needs
+
+
+def check_capabilities(fleet, spec, provider, capabilities, strategy=None, operation='rollout'):
+    """Refuse, before anything changes, what provider ``provider`` (its name) cannot do with its ``capabilities``:
+    FleetError naming the provider, each missing capability and what needed it."""
+    missing = [(capability, why) for capability, why in needed_capabilities(spec, strategy, operation)
+               if capability not in capabilities]
+    if not missing:
+        return
+    advice = 'use a provider that has it'
+    if operation == 'rollout':
+        advice = 'use rollout_strategy rolling (it needs none of them) or a provider that has it'
+        if (strategy or spec['strategy']) == 'blue_green' and all(c == KEEP_STOPPED for c, dummy in missing):
+            advice = 'set keep_revisions to 0, use rollout_strategy rolling, or use a provider that has it'
+    raise FleetError('fleet %s: provider %s lacks %s. Nothing was changed: %s.'
+                     % (fleet, provider, ', '.join('%s (%s)' % (c, why) for c, why in missing), advice))
 
 
 # Rolling arithmetic ----------------------------------------------------------------------------------------

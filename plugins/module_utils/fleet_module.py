@@ -8,12 +8,12 @@ __metaclass__ = type
 
 from ansible_collections.immutable.infra.plugins.module_utils.common import engine_argument_spec
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import (
-    FleetError, format_listen, listen_note, override_deprecations, resolve_spec,
+    FleetError, check_capabilities, format_listen, listen_note, override_deprecations, resolve_spec,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError
-from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError, docker_client
+from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError
 from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
-from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
+from ansible_collections.immutable.infra.plugins.module_utils.provider.registry import capabilities, connect
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import FleetEngine
 
 ENGINE_ERRORS = (ProviderError, HAProxyError, ImageStoreError)
@@ -30,11 +30,19 @@ def fleet_argument_spec(spec_required=True, **extra):
     )
 
 
+def fleet_connection(params, spec=None):
+    """The module's provider connection (option ``provider``, from the registry). With ``spec`` (a resolved fleet
+    spec), the spec's strategy is first checked against the provider's declared capabilities: a strategy it
+    cannot run fails before the engine is reached."""
+    if spec is not None:
+        check_capabilities(params['fleet'], spec, params['provider'], capabilities(params['provider']))
+    return connect(params['provider'], params)
+
+
 def fleet_engine(params):
-    """A FleetEngine for the module's fleet on the Docker provider, with the resolved spec."""
+    """A FleetEngine for the module's fleet on the module's provider, with the resolved spec."""
     spec = resolve_spec(params['fleet'], params['spec'], params['overrides'])
-    provider = DockerProvider(docker_client(params['docker_host']), params['repository'])
-    return FleetEngine(provider, params['fleet'], spec)
+    return FleetEngine(fleet_connection(params).provider(), params['fleet'], spec)
 
 
 def note_listen(spec, result):

@@ -37,14 +37,15 @@ except ImportError:  # pragma: no cover - Python 2 is not supported on the contr
     http_client = None
 
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import (
-    NORMAL_WEIGHT, FleetError, analyse_canary, canary_weights, plan_rolling, rolling_limits, rolling_step,
+    NORMAL_WEIGHT, FleetError, analyse_canary, canary_weights, check_capabilities, plan_rolling, rolling_limits,
+    rolling_step,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError, RuntimeAPI
 from ansible_collections.immutable.infra.plugins.module_utils.images import (
     FAILED_PREFIX, ImageStoreError, image_ref,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
-    Instance, LockHeld, ProviderError, describe_holder,
+    LB_ROLL, Instance, LockHeld, ProviderError, describe_holder, provider_name,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.semver import to_tag
 
@@ -1056,6 +1057,9 @@ class FleetEngine:
     def rollout(self, target, lb_image, check_mode=False, break_lock=False, strategy=None, rollback_of=None):
         """Roll the fleet to ``target`` (from ``resolve_image``). Returns the result dict; raises FleetError
         (with ``result``) when the rollout failed, after rolling back."""
+        # What the strategy needs from the provider, before anything is observed or changed.
+        check_capabilities(self.fleet, self.spec, provider_name(self.provider), self.provider.capabilities,
+                           strategy)
         if target.get('warning'):
             self.warn(target['warning'])
         state = self.observe()
@@ -1091,6 +1095,13 @@ class FleetEngine:
         if lb is None or not lb.running or lb_image is None:
             return
         listen = self.spec['listen']
+        if lb.listen == listen and lb.image_id != lb_image['id'] and LB_ROLL not in self.provider.capabilities:
+            raise FleetError(
+                'the load balancer %s of fleet %s runs lb %s (%s), the spec asks for lb %s (%s): provider %s lacks '
+                '%s (it cannot replace a running load balancer without a failed request). Nothing was changed: '
+                'keep lb_version as it is, or remove the fleet (fleet_rollout state=absent) and deploy it again.'
+                % (lb.name, self.fleet, lb.version, lb.image_id[:19], lb_image['version'], lb_image['id'][:19],
+                   provider_name(self.provider), LB_ROLL))
         if lb.listen != listen or (lb.image_id != lb_image['id'] and not lb.can_roll):
             raise FleetError(
                 'the load balancer %s of fleet %s runs lb %s (%s) on %s, the spec asks for lb %s (%s) on %s: %s. Keep '

@@ -160,10 +160,9 @@ instances:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.immutable.infra.plugins.module_utils.fleet_module import (
-    fleet_argument_spec, fleet_engine, run_fleet_module,
+    fleet_argument_spec, fleet_connection, fleet_engine, run_fleet_module,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.heal import Healer
-from ansible_collections.immutable.infra.plugins.module_utils.images import DockerImageStore, docker_client
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import resolve_image
 
 
@@ -174,7 +173,7 @@ def run(module):
 
     def lb_image():
         # Resolved only when a missing or dead load balancer is replaced.
-        store = DockerImageStore(docker_client(p['docker_host']), p['repository'])
+        store = fleet_connection(p).image_store()
         return resolve_image(store, spec['lb_image'], spec['lb_version'], spec['lb_channel'], spec['require_verified'])
 
     healer = Healer(engine, p['unhealthy_after'], lb_image=lb_image)

@@ -108,15 +108,15 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.immutable.infra.plugins.module_utils.common import engine_argument_spec
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError, resolve_spec
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError
-from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError, docker_client
+from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError
 from ansible_collections.immutable.infra.plugins.module_utils.provider import ProviderError
-from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
+from ansible_collections.immutable.infra.plugins.module_utils.provider.registry import get_provider
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import FleetEngine
 
 
 def run(module):
     p = module.params
-    provider = DockerProvider(docker_client(p['docker_host']), p['repository'])
+    provider = get_provider(p['provider'], p)
     names = [p['fleet']] if p['fleet'] else provider.fleets()
     fleets = []
     for name in names:

@@ -157,10 +157,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError, overridden_strategy, resolve_spec
 from ansible_collections.immutable.infra.plugins.module_utils.fleet_module import (
-    fleet_argument_spec, note_listen, run_fleet_module,
+    fleet_argument_spec, fleet_connection, note_listen, run_fleet_module,
 )
-from ansible_collections.immutable.infra.plugins.module_utils.images import DockerImageStore, docker_client
-from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import (
     FleetEngine, resolve_image,
 )
@@ -169,14 +167,15 @@ from ansible_collections.immutable.infra.plugins.module_utils.rollout import (
 def run(module):
     p = module.params
     if p['state'] == 'absent':
-        provider = DockerProvider(docker_client(p['docker_host']), p['repository'])
+        provider = fleet_connection(p).provider()
         return FleetEngine(provider, p['fleet']).destroy(module.check_mode, p['break_lock'])
     # The spec is validated before the engine is even reached: a bad one changes nothing.
     overrides = dict(p['overrides'] or {})
     spec = resolve_spec(p['fleet'], p['spec'], overrides)
-    client = docker_client(p['docker_host'])
-    provider = DockerProvider(client, p['repository'])
-    store = DockerImageStore(client, p['repository'])
+    # The strategy is checked against the provider's capabilities first (a rollback's is the engine's to check).
+    connection = fleet_connection(p, None if p['rollback'] else spec)
+    provider = connection.provider()
+    store = connection.image_store()
     engine = FleetEngine(provider, p['fleet'], spec)
     lb_image = resolve_image(store, spec['lb_image'], spec['lb_version'], spec['lb_channel'], spec['require_verified'])
     strategy = None

@@ -197,9 +197,8 @@ from ansible_collections.immutable.infra.plugins.module_utils.bake import (
     BakeError, clean_leftovers, compute_bake_key, mark_failed, mark_verified, plan_bake, plan_refresh,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.image_definition import docker_changes
-from ansible_collections.immutable.infra.plugins.module_utils.images import (
-    DockerImageStore, ImageStoreError, docker_client,
-)
+from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError
+from ansible_collections.immutable.infra.plugins.module_utils.provider.registry import get_image_store
 
 
 def _public(record):
@@ -214,7 +213,7 @@ def _public(record):
 
 def run(module):
     p = module.params
-    store = DockerImageStore(docker_client(p['docker_host']), p['repository'])
+    store = get_image_store(p['provider'], p)
     if p['state'] == 'planned':
         values = dict(p['values'])
         parent = None

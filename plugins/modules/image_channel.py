@@ -137,14 +137,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.immutable.infra.plugins.module_utils.catalog import CatalogError
 from ansible_collections.immutable.infra.plugins.module_utils.channels import public_entry, set_channel
 from ansible_collections.immutable.infra.plugins.module_utils.common import engine_argument_spec
-from ansible_collections.immutable.infra.plugins.module_utils.images import (
-    DockerImageStore, ImageStoreError, docker_client,
-)
+from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError
+from ansible_collections.immutable.infra.plugins.module_utils.provider.registry import get_image_store
 
 
 def run(module):
     p = module.params
-    store = DockerImageStore(docker_client(p['docker_host']), p['repository'])
+    store = get_image_store(p['provider'], p)
     plan = set_channel(store, p['name'], p['channel'], p['state'], p['version'], p['allow_unverified'],
                        module.check_mode)
     result = dict(

@@ -164,9 +164,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.immutable.infra.plugins.module_utils.catalog import CatalogError
 from ansible_collections.immutable.infra.plugins.module_utils.catalog_store import list_catalog
 from ansible_collections.immutable.infra.plugins.module_utils.common import engine_argument_spec
-from ansible_collections.immutable.infra.plugins.module_utils.images import (
-    DockerImageStore, ImageStoreError, docker_client,
-)
+from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError
+from ansible_collections.immutable.infra.plugins.module_utils.provider.registry import get_image_store
 
 
 def main():
@@ -180,7 +179,7 @@ def main():
     )
     p = module.params
     try:
-        store = DockerImageStore(docker_client(p['docker_host']), p['repository'])
+        store = get_image_store(p['provider'], p)
         images, channels = list_catalog(store, p['name'], p['version'], p['channel'])
     except (CatalogError, ImageStoreError) as exc:
         module.fail_json(msg=str(exc))

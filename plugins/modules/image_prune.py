@@ -108,10 +108,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.immutable.infra.plugins.module_utils.catalog import CatalogError
 from ansible_collections.immutable.infra.plugins.module_utils.catalog_store import apply_prune, plan_prune
 from ansible_collections.immutable.infra.plugins.module_utils.common import engine_argument_spec
-from ansible_collections.immutable.infra.plugins.module_utils.images import (
-    DockerImageStore, ImageStoreError, docker_client,
-)
-from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
+from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError
+from ansible_collections.immutable.infra.plugins.module_utils.provider.registry import connect
 
 
 def _lines(records):
@@ -120,10 +118,10 @@ def _lines(records):
 
 def run(module):
     p = module.params
-    client = docker_client(p['docker_host'])
-    store = DockerImageStore(client, p['repository'])
+    connection = connect(p['provider'], p)
+    store = connection.image_store()
     # The fleet records (revision histories, locks) say which images fleets need.
-    fleets = DockerProvider(client, p['repository'])
+    fleets = connection.provider()
     plan = plan_prune(store, p['name'], p['keep'], p['keep_history'], p['protect'], p['grace_period'],
                       provider=fleets)
     if plan['remove'] and not module.check_mode:

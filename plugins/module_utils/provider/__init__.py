@@ -35,6 +35,22 @@ ROLE_LB = 'lb'
 ROLE_LB_HOLDER = 'lb-holder'
 ROLE_LOCK = 'lock'
 
+# Capabilities: what a provider can do beyond the methods every provider has. The fleet code asks for them before
+# it changes anything (``fleet.check_capabilities``) instead of assuming one engine's features.
+# The load balancer gives each member a share of the traffic by weight (a canary's canary_weight %).
+WEIGHTED_TRAFFIC = 'weighted_traffic'
+# The load balancer counts requests, errors and response times per member (the canary analysis compares them).
+TRAFFIC_COUNTERS = 'traffic_counters'
+# Members join without traffic (weight 0) and a whole set switches in one step (blue/green).
+STAGED_SWITCH = 'staged_switch'
+# Stopped instances are kept and started again (blue/green keep_revisions, an instant rollback).
+KEEP_STOPPED = 'keep_stopped'
+# A running load balancer is replaced by one of a new image without a failed request (a new lb_version).
+LB_ROLL = 'lb_roll'
+# ``diff(instance)``: an instance's filesystem changes against its image (drift).
+FILESYSTEM_DIFF = 'filesystem_diff'
+CAPABILITIES = (WEIGHTED_TRAFFIC, TRAFFIC_COUNTERS, STAGED_SWITCH, KEEP_STOPPED, LB_ROLL, FILESYSTEM_DIFF)
+
 
 class ProviderError(Exception):
     """The provider could not do what was asked; the message names the object and the engine's answer."""
@@ -56,6 +72,11 @@ def describe_holder(holder):
     return '%s (pid %s on %s, since %s)' % (holder.get('operation') or 'an unknown operation',
                                             holder.get('pid', '?'), holder.get('host', '?'),
                                             holder.get('started', '?'))
+
+
+def provider_name(provider):
+    """The registry name of ``provider`` (its class name when it has none)."""
+    return provider.name or type(provider).__name__
 
 
 class Instance:
@@ -147,7 +168,14 @@ class LoadBalancer:
 
 
 class Provider(abc.ABC):
-    """What the fleet engine needs from an instance provider. Every method raises ProviderError."""
+    """What the fleet engine needs from an instance provider. Every method raises ProviderError.
+
+    ``name`` is the provider's name in the registry (``provider/registry.py``, the ``provider`` option);
+    ``capabilities`` the frozenset of the ``CAPABILITIES`` it has (none unless it says so).
+    """
+
+    name = None
+    capabilities = frozenset()
 
     # Instances ------------------------------------------------------------------------------------------
     @abc.abstractmethod
@@ -174,6 +202,17 @@ class Provider(abc.ABC):
     def diff(self, instance):
         """Read-only: the instance's filesystem changes against its image, ``[{'Path': str, 'Kind': int}]``
         (Kind 0 changed, 1 added, 2 deleted)."""
+
+    def all_instances(self, include_stopped=False):
+        """Read-only, for inventories: the instances of every fleet on the engine, whatever their repository, as
+        ``Instance`` objects (running ones only unless ``include_stopped``). ``endpoint`` and ``address`` may be
+        None: only the names, fleet, revision, version, image and state are needed."""
+        raise ProviderError('provider %s cannot list the instances of every fleet' % provider_name(self))
+
+    def connection_vars(self, instance):
+        """The host variables Ansible needs to connect into ``instance`` (connection plugin, host), for
+        inventories."""
+        raise ProviderError('provider %s cannot say how to connect to its instances' % provider_name(self))
 
     # Load balancer --------------------------------------------------------------------------------------
     @abc.abstractmethod

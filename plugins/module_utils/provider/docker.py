@@ -35,9 +35,11 @@ import time
 import uuid
 
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import check_settings, seed_servers
-from ansible_collections.immutable.infra.plugins.module_utils.images import LABEL_BAKE_CONTAINER, LABEL_STOP_SIGNAL
+from ansible_collections.immutable.infra.plugins.module_utils.images import (
+    LABEL_BAKE_CONTAINER, LABEL_STOP_SIGNAL, DockerImageStore, docker_client,
+)
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
-    LABEL_FLEET, LABEL_IMAGE_ID, LABEL_LISTEN, LABEL_PREFIX, LABEL_REPOSITORY, LABEL_REVISION, LABEL_ROLE,
+    CAPABILITIES, LABEL_FLEET, LABEL_IMAGE_ID, LABEL_LISTEN, LABEL_PREFIX, LABEL_REPOSITORY, LABEL_REVISION, LABEL_ROLE,
     LABEL_SERVICE_PORT,
     LABEL_VERSION, ROLE_INSTANCE, ROLE_LB, ROLE_LB_HOLDER, ROLE_LOCK, Instance, LoadBalancer, LockHeld, Provider,
     ProviderError,
@@ -96,12 +98,19 @@ def _int(text, default=0):
 
 class DockerProvider(Provider):
     """Fleets on one Docker engine. ``client`` is a ``docker.DockerClient``; ``repository`` prefixes the tags
-    of the record images (history and lock marker)."""
+    of the record images (history and lock marker); ``docker_host`` is the engine's URL when it is not the
+    default one (inventories pass it on to the connection plugin)."""
 
-    def __init__(self, client, repository='immutable'):
+    name = 'docker'
+    # Every capability: HAProxy weights, counters and runtime API, kept stopped containers, the load balancer's
+    # two slots in one holder, the engine's container diff.
+    capabilities = frozenset(CAPABILITIES)
+
+    def __init__(self, client, repository='immutable', docker_host=None):
         self.client = client
         self.api = client.api
         self.repository = repository
+        self.docker_host = docker_host
 
     # Names ----------------------------------------------------------------------------------------------
     @staticmethod
@@ -287,6 +296,30 @@ class DockerProvider(Provider):
                                 % instance.name)
         except (APIError, DockerException) as exc:
             raise ProviderError('cannot compare instance %s with its image: %s' % (instance.name, exc))
+
+    def all_instances(self, include_stopped=False):
+        summaries = self._call('cannot list containers', self.api.containers, all=include_stopped,
+                               filters={'label': LABEL_FLEET})
+        found = []
+        for summary in summaries:
+            labels = summary.get('Labels') or {}
+            fleet = labels.get(LABEL_FLEET)
+            if not fleet or labels.get(LABEL_ROLE, ROLE_INSTANCE) != ROLE_INSTANCE:
+                continue
+            found.append(Instance(
+                name=summary['Names'][0].lstrip('/'), id=summary['Id'], fleet=fleet,
+                revision=_int(labels.get(LABEL_REVISION), None), version=labels.get(LABEL_VERSION),
+                image_id=labels.get(LABEL_IMAGE_ID) or summary.get('ImageID'),
+                service_port=_int(labels.get(LABEL_SERVICE_PORT), None), state=summary.get('State'),
+                created=_iso(summary.get('Created')), labels=labels))
+        return found
+
+    def connection_vars(self, instance):
+        """community.docker's connection plugin into the container, on this provider's engine."""
+        hostvars = {'ansible_connection': 'community.docker.docker', 'ansible_host': instance.name}
+        if self.docker_host:
+            hostvars['ansible_docker_extra_args'] = '-H %s' % self.docker_host
+        return hostvars
 
     # Load balancer --------------------------------------------------------------------------------------
     # The load balancer is two kinds of containers: a holder `<fleet>-lb-holder` on the fleet network that runs
@@ -597,3 +630,27 @@ class DockerProvider(Provider):
         for net in self._call('cannot list networks', self.api.networks, names=[name]):
             if net.get('Name') == name and (net.get('Labels') or {}).get(LABEL_FLEET) == fleet:
                 self._call('cannot remove network %s' % name, self.api.remove_network, net['Id'])
+
+
+class DockerConnection:
+    """One connection to a Docker engine, made by the registry for ``provider: docker``.
+
+    ``params`` are the module's (or plugin's) options: ``docker_host`` (else ``DOCKER_HOST``, else the local
+    socket) and ``repository``. The fleet provider and the image store share the one client.
+    """
+
+    name = DockerProvider.name
+    capabilities = DockerProvider.capabilities
+
+    def __init__(self, params):
+        self.docker_host = params.get('docker_host')
+        self.repository = params.get('repository') or 'immutable'
+        self.client = docker_client(self.docker_host)
+
+    def provider(self):
+        """The fleet provider (``DockerProvider``)."""
+        return DockerProvider(self.client, self.repository, self.docker_host)
+
+    def image_store(self):
+        """The image store (``images.DockerImageStore``)."""
+        return DockerImageStore(self.client, self.repository)

@@ -6,13 +6,14 @@ import pytest
 import yaml
 
 from ansible import constants as C
-from ansible.errors import AnsibleParserError
+from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.doc_fragments.constructed import ModuleDocFragment as Constructed
 
 from ansible_collections.immutable.infra.plugins.inventory import fleet as fleet_inventory
 from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError
+from ansible_collections.immutable.infra.plugins.module_utils.provider import docker as docker_provider
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
     LABEL_FLEET, LABEL_IMAGE_ID, LABEL_REVISION, LABEL_ROLE, LABEL_VERSION,
 )
@@ -66,7 +67,7 @@ def engine(monkeypatch):
     def client(docker_host=None, timeout=60):
         hosts.append(docker_host)
         return FakeClient(api)
-    monkeypatch.setattr(fleet_inventory, 'docker_client', client)
+    monkeypatch.setattr(docker_provider, 'docker_client', client)
     return api, hosts
 
 
@@ -131,12 +132,20 @@ def test_other_file_names_are_not_ours(tmp_path):
 
 
 def test_engine_errors_are_parser_errors(monkeypatch, tmp_path):
-    monkeypatch.setattr(fleet_inventory, 'docker_client', lambda docker_host=None: FakeClient(FakeAPI(fail=True)))
+    monkeypatch.setattr(docker_provider, 'docker_client', lambda docker_host=None: FakeClient(FakeAPI(fail=True)))
     with pytest.raises(AnsibleParserError, match='cannot list containers: engine exploded'):
         parse(tmp_path, {})
 
     def unreachable(docker_host=None):
         raise ImageStoreError('cannot reach the Docker engine')
-    monkeypatch.setattr(fleet_inventory, 'docker_client', unreachable)
+    monkeypatch.setattr(docker_provider, 'docker_client', unreachable)
     with pytest.raises(AnsibleParserError, match='cannot reach the Docker engine'):
         parse(tmp_path, {})
+
+
+def test_the_provider_option_is_the_registrys(engine, tmp_path):
+    api, hosts = engine
+    inventory = parse(tmp_path, {'provider': 'docker'})
+    assert sorted(inventory.hosts) == ['api-r1-dddddd', 'web-r3-aaaaaa', 'web-r3-bbbbbb'] and hosts == [None]
+    with pytest.raises(AnsibleError, match="Invalid value 'swarm' for config 'provider'"):
+        parse(tmp_path, {'provider': 'swarm'})

@@ -9,10 +9,11 @@ import pytest
 import yaml
 
 from ansible import constants as C
-from ansible.errors import AnsibleLookupError
+from ansible.errors import AnsibleError, AnsibleLookupError
 
 from ansible_collections.immutable.infra.plugins.lookup import image as image_lookup
 from ansible_collections.immutable.infra.plugins.module_utils import channels
+from ansible_collections.immutable.infra.plugins.module_utils.provider import docker as docker_provider
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'module_utils'))
 from fake_engine import FakeClient, add_baked, make_store  # noqa: E402 pylint: disable=wrong-import-position
@@ -31,7 +32,7 @@ def engine(monkeypatch):
     def client(docker_host=None, timeout=60):
         hosts.append(docker_host)
         return FakeClient(api)
-    monkeypatch.setattr(image_lookup, 'docker_client', client)
+    monkeypatch.setattr(docker_provider, 'docker_client', client)
     return ids, hosts
 
 
@@ -79,3 +80,10 @@ def test_errors_are_lookup_errors(engine, kwargs, message):
 def test_a_name_is_required(engine):
     with pytest.raises(AnsibleLookupError, match='pass an image name'):
         run(channel='prod')
+
+
+def test_the_provider_option_is_the_registrys(engine):
+    ids, hosts = engine
+    assert run('web', version='latest', provider='docker') == [ids['1.1.0']] and hosts == [None]
+    with pytest.raises(AnsibleError, match="Invalid value 'swarm' for config 'provider'"):
+        run('web', version='latest', provider='swarm')

@@ -11,7 +11,7 @@ import itertools
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import resolve_spec
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
-    Instance, LoadBalancer, LockHeld, Provider, ProviderError,
+    CAPABILITIES, Instance, LoadBalancer, LockHeld, Provider, ProviderError,
 )
 
 IMAGES = {
@@ -49,7 +49,12 @@ class FakeClock:
 
 
 class FakeProvider(Provider):
-    def __init__(self):
+    """Every capability unless a test takes some away (``capabilities`` is per instance)."""
+
+    name = 'fake'
+
+    def __init__(self, capabilities=CAPABILITIES):
+        self.capabilities = frozenset(capabilities)
         self.items = {}
         self.lb = None
         self.lock = None

@@ -11,11 +11,29 @@ import pytest
 
 from ansible.module_utils import basic
 
+from ansible_collections.immutable.infra.plugins.module_utils import fleet_module
 from ansible_collections.immutable.infra.plugins.modules import fleet_rollout
 
 import module_harness
 
 SPEC = {'image': 'web', 'version': '1.0.0', 'lb_version': '1.0.0', 'listen': '127.0.0.1:27001'}
+
+
+class FakeConnection:
+    """Stands in for the registry's connection to the provider: a provider and an image store, never used."""
+
+    made = []
+
+    def __init__(self, name, params):
+        self.name = name
+        self.params = params
+        FakeConnection.made.append(self)
+
+    def provider(self):
+        return object()
+
+    def image_store(self):
+        return object()
 
 
 class FakeEngine:
@@ -44,10 +62,9 @@ class FakeEngine:
 def engine(monkeypatch):
     """No engine at all: every boundary of the module is a fake; ``deprecations`` collects module.deprecate."""
     FakeEngine.calls = []
+    FakeConnection.made = []
     deprecations = []
-    monkeypatch.setattr(fleet_rollout, 'docker_client', lambda host: object())
-    monkeypatch.setattr(fleet_rollout, 'DockerProvider', lambda client, repository: object())
-    monkeypatch.setattr(fleet_rollout, 'DockerImageStore', lambda client, repository: object())
+    monkeypatch.setattr(fleet_module, 'connect', FakeConnection)
     monkeypatch.setattr(fleet_rollout, 'FleetEngine', FakeEngine)
     monkeypatch.setattr(fleet_rollout, 'resolve_image',
                         lambda store, name, version, channel, verified: {'version': version, 'id': 'sha256:' + name})
@@ -67,7 +84,7 @@ def run(spec=None, **args):
 def test_bad_or_public_listen_fails_before_the_engine_is_reached(monkeypatch, listen):
     def no_engine(*args):
         raise AssertionError('the module reached the engine')
-    monkeypatch.setattr(fleet_rollout, 'docker_client', no_engine)
+    monkeypatch.setattr(fleet_module, 'connect', no_engine)
     outcome, result = run({'listen': listen})
     assert outcome == 'fail'
     assert result['msg'].startswith('fleet fspec: listen '), result['msg']
@@ -104,3 +121,30 @@ def test_rollout_strategy_override_has_no_deprecation(engine):
     assert FakeEngine.calls[-1]['strategy'] == 'canary' and engine == []
     outcome, result = run(rollback=True)
     assert FakeEngine.calls[-1]['strategy'] == 'blue_green'     # the engine's choice without an override
+
+
+def test_the_provider_comes_from_the_registry_by_the_provider_option(engine):
+    outcome, result = run()
+    assert outcome == 'exit', result
+    assert [(c.name, c.params['repository']) for c in FakeConnection.made] == [('docker', 'immutable')]
+
+
+def test_a_strategy_the_provider_cannot_run_fails_before_the_engine_is_reached(monkeypatch):
+    def no_engine(*args):
+        raise AssertionError('the module reached the engine')
+    monkeypatch.setattr(fleet_module, 'connect', no_engine)
+    monkeypatch.setattr(fleet_module, 'capabilities', lambda name: frozenset())
+    outcome, result = run({'strategy': 'canary'})
+    assert outcome == 'fail'
+    assert result['msg'].startswith('fleet fspec: provider docker lacks weighted_traffic (strategy canary '), result
+    outcome, result = run(overrides={'rollout_strategy': 'blue_green'})
+    assert outcome == 'fail' and 'provider docker lacks staged_switch (' in result['msg'], result
+
+
+def test_an_unknown_provider_is_refused_by_its_choices(monkeypatch):
+    def no_engine(*args):
+        raise AssertionError('the module reached the engine')
+    monkeypatch.setattr(fleet_module, 'connect', no_engine)
+    outcome, result = run(provider='swarm')
+    assert outcome == 'fail'
+    assert 'provider' in result['msg'] and 'docker' in result['msg'] and 'swarm' in result['msg'], result
