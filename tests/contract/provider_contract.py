@@ -19,6 +19,7 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 import re
+import time
 
 import pytest
 
@@ -38,10 +39,11 @@ class Contract:
     ``fleet`` and ``other_fleet``: two fleet names of which nothing exists yet; ``listen``: ``(host, port)`` free
     for ``fleet``'s load balancer; ``write_file(instance, path)``: write a file inside a running instance (as a
     human would by hand: the provider itself never does); ``runtime_api(lb)``: the runtime API client of a load
-    balancer (``haproxy.RuntimeAPI`` or its stand-in); ``stop_timeout``: seconds an instance gets to stop.
+    balancer (``haproxy.RuntimeAPI`` or its stand-in); ``http(host, port, path, timeout)``: the controller's GET,
+    ``(status, error)`` (``rollout.http_status`` or its stand-in); ``stop_timeout``: seconds an instance gets to stop.
     """
 
-    def __init__(self, provider, image_id, lb_image_ids, fleet, other_fleet, listen, write_file, runtime_api,
+    def __init__(self, provider, image_id, lb_image_ids, fleet, other_fleet, listen, write_file, runtime_api, http,
                  stop_timeout=5):
         self.provider = provider
         self.image_id = image_id
@@ -51,6 +53,7 @@ class Contract:
         self.listen = listen
         self.write_file = write_file
         self.runtime_api = runtime_api
+        self.http = http
         self.stop_timeout = stop_timeout
 
     def create(self, revision=1, version='1.0.0', fleet=None):
@@ -63,6 +66,16 @@ class Contract:
         host, port = self.listen
         return self.provider.create_load_balancer(self.fleet, self.lb_image_ids[which], version, host, port,
                                                   servers=servers, check=CHECK)
+
+    def answers(self, endpoint, within=15):
+        """True once the service answers GET / at ``endpoint`` with 200 (an instance may take a moment)."""
+        deadline = time.monotonic() + within
+        while True:
+            if self.http(endpoint[0], endpoint[1], '/', 2)[0] == 200:
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
 
     def servers_of(self, lb):
         """``{name: (admin, weight)}`` of the load balancer's backend, once its runtime API answers."""
@@ -105,6 +118,8 @@ class ProviderContract:
         host, port = inst.endpoint
         assert isinstance(host, str) and isinstance(port, int) and port > 0
         assert isinstance(inst.address[0], str) and inst.address[1] == SERVICE_PORT
+        # The controller reaches the service port at the endpoint.
+        assert contract.answers(inst.endpoint)
         listed = contract.provider.instances(contract.fleet)
         assert [i.as_dict() for i in listed] == [inst.as_dict()]
 
@@ -132,6 +147,7 @@ class ProviderContract:
         started = contract.provider.start_instance(stopped)
         assert (started.name, started.id, started.state, started.revision) == (inst.name, inst.id, 'running', 1)
         assert started.endpoint and started.address[1] == SERVICE_PORT
+        assert contract.answers(started.endpoint)
         contract.provider.remove_instance(started)
         assert contract.names() == []
 

@@ -13,7 +13,7 @@ from fleet_fakes import World
 def contract():
     world = World()
     yield Contract(world.provider, 'sha256:v1', ('sha256:lb', 'sha256:lb2'), 'web', 'api', ('127.0.0.1', 18080),
-                   world.provider.write_file, world.lb_of)
+                   world.provider.write_file, world.lb_of, world.http)
 
 
 class TestFakeProvider(ProviderContract):
