@@ -131,9 +131,10 @@ class ProviderContract:
         contract.provider.stop_instance(new, contract.stop_timeout)
         listed = contract.provider.instances(contract.fleet)
         # Oldest first: by revision, then creation time (Docker's is to the second), then name.
-        assert listed == sorted(listed, key=Instance.age_key) and listed[0].name == old.name
-        assert dict((i.name, i.state) for i in listed) == {old.name: 'running', new.name: 'exited',
-                                                            newer.name: 'running'}
+        assert [i.name for i in listed] == [i.name for i in sorted(listed, key=Instance.age_key)]
+        assert listed[0].name == old.name
+        states = {old.name: 'running', new.name: 'exited', newer.name: 'running'}
+        assert dict((i.name, i.state) for i in listed) == states
         assert contract.names(contract.other_fleet) == [other.name]
         assert all(i.fleet == contract.fleet for i in contract.provider.instances(contract.fleet))
 
