@@ -599,11 +599,13 @@ class DockerProvider(Provider):
 
     # Fleets -----------------------------------------------------------------------------------------------
     def fleets(self):
+        # The lock counts: a first deploy holds it (naming the image it rolls to) before anything else exists, and
+        # prune reads the records of the fleets listed here.
         names = set()
         for summary in self._call('cannot list containers', self.api.containers, all=True,
                                   filters={'label': LABEL_FLEET}):
             labels = summary.get('Labels') or {}
-            if labels.get(LABEL_ROLE) in (ROLE_INSTANCE, ROLE_LB, ROLE_LB_HOLDER) and \
+            if labels.get(LABEL_ROLE) in (ROLE_INSTANCE, ROLE_LB, ROLE_LB_HOLDER, ROLE_LOCK) and \
                     labels.get(LABEL_REPOSITORY, self.repository) == self.repository:
                 names.add(labels[LABEL_FLEET])
         for image in self._call('cannot list images', self.api.images, filters={'label': LABEL_HISTORY_OF}):

@@ -6,12 +6,14 @@ weights, drain) and records, after every change, how many servers serve traffic,
 capacity a user relies on never dropped.
 """
 
+import copy
 import itertools
 
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import resolve_spec
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
-    CAPABILITIES, Instance, LoadBalancer, LockHeld, Provider, ProviderError,
+    CAPABILITIES, LABEL_FLEET, LABEL_IMAGE_ID, LABEL_REVISION, LABEL_ROLE, LABEL_SERVICE_PORT, LABEL_VERSION,
+    ROLE_INSTANCE, Instance, LoadBalancer, LockHeld, Provider, ProviderError,
 )
 
 IMAGES = {
@@ -49,43 +51,84 @@ class FakeClock:
 
 
 class FakeProvider(Provider):
-    """Every capability unless a test takes some away (``capabilities`` is per instance)."""
+    """The provider ports in memory, fleet by fleet, behaving like the Docker provider: the contract suite
+    (tests/contract/provider_contract.py) runs against both.
 
+    ``items`` holds the instances of every fleet by name (tests change their ``state`` to play a crash);
+    ``lb``, ``lock`` and ``history`` are the records of ``fleet``, the fleet a test drives (read and set them
+    directly); ``lbs``, ``locks`` and ``histories`` hold every fleet's. ``write_file`` plays a human who changed a
+    file inside an instance (``diff`` then lists it). ``calls`` records what changed an instance or a load balancer.
+    """
+
+    HISTORY_LIMIT = 50
     name = 'fake'
 
-    def __init__(self, capabilities=CAPABILITIES):
+    def __init__(self, fleet='web', capabilities=CAPABILITIES):
+        # Every capability unless a test takes some away (``capabilities`` is per instance).
         self.capabilities = frozenset(capabilities)
+        self.fleet = fleet
         self.items = {}
-        self.lb = None
-        self.lock = None
-        self.history = []
+        self.lbs = {}
+        self.next_lbs = {}
+        self.locks = {}
+        self.histories = {}
+        self.changes = {}
         self.counter = itertools.count(1)
+        self.lb_counter = itertools.count(1)
         self.fail_create = False
         self.calls = []
-        self.on_create_lb = None   # World: a new load balancer starts with the seeded servers
+        # World: a new load balancer starts with the seeded servers, a roll hands them over.
+        self.on_create_lb = None
+        self.on_start_next_lb = None
+        self.on_finish_lb_roll = None
+
+    @staticmethod
+    def _put(records, fleet, value):
+        if value is None:
+            records.pop(fleet, None)
+        else:
+            records[fleet] = value
+
+    lb = property(lambda self: self.lbs.get(self.fleet),
+                  lambda self, value: self._put(self.lbs, self.fleet, value))
+    lock = property(lambda self: self.locks.get(self.fleet),
+                    lambda self, value: self._put(self.locks, self.fleet, value))
+    history = property(lambda self: self.histories.get(self.fleet, []),
+                       lambda self, value: self._put(self.histories, self.fleet, value))
 
     # instances
     def instances(self, fleet):
-        return sorted((self._copy(i) for i in self.items.values()), key=lambda i: (i.revision, i.name))
+        return sorted((self._copy(i) for i in self.items.values() if i.fleet == fleet), key=Instance.age_key)
 
     @staticmethod
     def _copy(inst):
+        # Like the engine: a stopped instance has no endpoint nor address (its ports are published while it runs).
+        running = inst.state == 'running'
         return Instance(inst.name, inst.id, inst.fleet, inst.revision, inst.version, inst.image_id,
-                        inst.service_port, inst.state, inst.endpoint, inst.address, inst.created)
+                        inst.service_port, inst.state, inst.endpoint if running else None,
+                        inst.address if running else None, inst.created, dict(inst.labels))
+
+    def _item(self, instance, what):
+        inst = self.items.get(instance.name)
+        if inst is None:
+            raise ProviderError('cannot %s instance %s: no such instance' % (what, instance.name))
+        return inst
 
     def create_instance(self, fleet, image_id, version, revision, service_port):
         if self.fail_create:
             raise ProviderError('engine says no')
         n = next(self.counter)
-        name = '%s-r%d-%06d' % (fleet, revision, n)
+        name = '%s-r%d-%06x' % (fleet, revision, n)
+        created = '2026-01-01T%02d:%02d:%02dZ' % (n // 3600 % 24, n // 60 % 60, n % 60)
+        labels = {LABEL_FLEET: fleet, LABEL_ROLE: ROLE_INSTANCE, LABEL_REVISION: str(revision),
+                  LABEL_VERSION: version, LABEL_IMAGE_ID: image_id, LABEL_SERVICE_PORT: str(service_port)}
         self.items[name] = Instance(name, 'id%d' % n, fleet, revision, version, image_id, service_port, 'running',
-                                    ('127.0.0.1', 40000 + n), ('10.0.0.%d' % n, service_port),
-                                    '2026-01-01T00:00:%02dZ' % (n % 60))
+                                    ('127.0.0.1', 40000 + n), ('10.0.0.%d' % n, service_port), created, labels)
         self.calls.append(('create', name))
         return self._copy(self.items[name])
 
     def start_instance(self, instance):
-        inst = self.items[instance.name]
+        inst = self._item(instance, 'start')
         inst.state = 'running'
         self.calls.append(('start', inst.name))
         return self._copy(inst)
@@ -97,75 +140,104 @@ class FakeProvider(Provider):
 
     def remove_instance(self, instance):
         if self.items.pop(instance.name, None) is not None:
+            self.changes.pop(instance.name, None)
             self.calls.append(('remove', instance.name))
 
+    def write_file(self, instance, path):
+        """A file written inside the instance: ``diff`` lists it as added and its folders as changed."""
+        changes = self.changes.setdefault(self._item(instance, 'write into').name, [])
+        parts = path.strip('/').split('/')
+        for depth in range(1, len(parts)):
+            folder = {'Path': '/' + '/'.join(parts[:depth]), 'Kind': 0}
+            if folder not in changes:
+                changes.append(folder)
+        changes.append({'Path': path, 'Kind': 1})
+
     def diff(self, instance):
-        return []
+        return [dict(c) for c in self.changes.get(self._item(instance, 'compare').name, [])]
 
     # load balancer
     def load_balancer(self, fleet):
-        return self.lb
+        return self.lbs.get(fleet)
+
+    def _new_lb(self, name, fleet, image_id, version, listen, slot, check):
+        return LoadBalancer(name, 'lbid%d' % next(self.lb_counter), fleet, image_id, version, listen, 'running',
+                            ('127.0.0.1', 9999 - slot), ('127.0.0.1', 8404 - slot), can_roll=True,
+                            health=self._health(check))
 
     def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port, servers=None, check=None):
-        self.lb = LoadBalancer('%s-lb' % fleet, 'lbid', fleet, image_id, version,
-                               '%s:%d' % (listen_host, listen_port), 'running', ('127.0.0.1', 9999),
-                               ('127.0.0.1', 8404), can_roll=True, health=self._health(check))
-        self.calls.append(('create_lb', self.lb.name, tuple(s['name'] for s in servers or ())))
+        self.next_lbs.pop(fleet, None)
+        self.lbs[fleet] = self._new_lb('%s-lb' % fleet, fleet, image_id, version, '%s:%d' % (listen_host, listen_port),
+                                       0, check)
+        self.calls.append(('create_lb', self.lbs[fleet].name, tuple(s['name'] for s in servers or ())))
         if self.on_create_lb:
             self.on_create_lb(servers or [])
-        return self.lb
+        return self.lbs[fleet]
 
     def remove_load_balancer(self, fleet):
-        self.lb = None
+        self.lbs.pop(fleet, None)
+        self.next_lbs.pop(fleet, None)
 
     @staticmethod
     def _health(check):
         return '%s %s' % (check.get('status', 200), check['path']) if check and check.get('path') else None
 
     def start_next_load_balancer(self, fleet, image_id, version, servers=None, check=None):
-        self.next_lb = LoadBalancer('%s-lb-next' % fleet, 'lbnext', fleet, image_id, version, self.lb.listen,
-                                    'running', ('127.0.0.1', 9998), ('127.0.0.1', 8403), can_roll=True,
-                                    health=self._health(check))
+        current = self.lbs.get(fleet)
+        if current is None or not current.running:
+            raise ProviderError('the load balancer of fleet %s cannot be rolled: it is not running' % fleet)
+        slot = 1 if current.api == ('127.0.0.1', 9999) else 0
+        self.next_lbs[fleet] = self._new_lb('%s-lb-next' % fleet, fleet, image_id, version, current.listen, slot,
+                                            check)
         self.calls.append(('start_next_lb', image_id, tuple(s['name'] for s in servers or ())))
-        self.on_start_next_lb(servers or [])
-        return self.next_lb
+        if self.on_start_next_lb:
+            self.on_start_next_lb(servers or [])
+        return self.next_lbs[fleet]
 
     def finish_load_balancer_roll(self, fleet, timeout):
-        nxt = self.next_lb
-        self.lb = LoadBalancer(self.lb.name, nxt.id, fleet, nxt.image_id, nxt.version, nxt.listen, 'running',
-                               nxt.api, nxt.stats, can_roll=True, health=nxt.health)
-        self.next_lb = None
+        nxt = self.next_lbs.pop(fleet, None)
+        if nxt is None:
+            raise ProviderError('fleet %s has no new load balancer to hand over to' % fleet)
+        self.lbs[fleet] = LoadBalancer('%s-lb' % fleet, nxt.id, fleet, nxt.image_id, nxt.version, nxt.listen,
+                                       'running', nxt.api, nxt.stats, can_roll=True, health=nxt.health)
         self.calls.append(('finish_lb_roll', nxt.image_id))
-        self.on_finish_lb_roll()
-        return self.lb
+        if self.on_finish_lb_roll:
+            self.on_finish_lb_roll()
+        return self.lbs[fleet]
 
     # records
     def acquire_lock(self, fleet, holder):
-        if self.lock is not None:
-            raise LockHeld(fleet, self.lock)
-        self.lock = dict(holder)
+        if fleet in self.locks:
+            raise LockHeld(fleet, dict(self.locks[fleet]))
+        # The engine keeps labels: every value comes back as a string.
+        self.locks[fleet] = {key: str(value) for key, value in holder.items()}
 
     def lock_holder(self, fleet):
-        return self.lock
+        holder = self.locks.get(fleet)
+        return dict(holder) if holder is not None else None
 
     def release_lock(self, fleet, token=None):
-        if self.lock is None or token is not None and self.lock.get('token') != token:
+        holder = self.locks.get(fleet)
+        if holder is None or token is not None and holder.get('token') != token:
             return False
-        self.lock = None
+        del self.locks[fleet]
         return True
 
     def read_history(self, fleet):
-        return [dict(e) for e in self.history]
+        return copy.deepcopy(self.histories.get(fleet, []))
 
     def write_history(self, fleet, entries):
-        self.history = [dict(e) for e in entries]
+        self.histories[fleet] = copy.deepcopy(list(entries)[-self.HISTORY_LIMIT:])
 
     def fleets(self):
-        return ['web'] if self.items or self.lb or self.history else []
+        names = set(i.fleet for i in self.items.values())
+        names.update(self.lbs, self.locks, (f for f, entries in self.histories.items() if entries))
+        return sorted(names)
 
     def forget(self, fleet):
-        self.history = []
-        self.lock = None
+        self.histories.pop(fleet, None)
+        self.locks.pop(fleet, None)
+        self.remove_load_balancer(fleet)
 
 
 class FakeLB:
@@ -302,7 +374,8 @@ class World:
         self.old_lb, self.lb, self.next_lb = self.lb, self.next_lb, None
 
     def lb_of(self, lb):
-        return self.next_lb if lb.id == 'lbnext' and self.next_lb is not None else self.lb
+        nxt = self.provider.next_lbs.get(lb.fleet)
+        return self.next_lb if nxt is not None and lb.id == nxt.id and self.next_lb is not None else self.lb
 
     def status_of_image(self, image_id):
         return self.health_by_image.get(image_id, 200)

@@ -174,3 +174,13 @@ def test_history_keeps_the_newest_entries(provider):
     provider.write_history('web', [{'number': n} for n in range(1, 80)])
     entries = provider.read_history('web')
     assert len(entries) == docker_provider.HISTORY_LIMIT and entries[-1]['number'] == 79
+
+
+def test_a_fleet_whose_only_record_is_its_lock_is_listed(provider):
+    """A first deploy takes the lock (naming the image it rolls to) before its first instance exists: fleets()
+    lists the fleet, so prune reads that lock and keeps the image (it did not before: only instances, load
+    balancers and histories counted)."""
+    provider.acquire_lock('web', {'host': 'ctl', 'pid': '42', 'token': 't1', 'image_id': 'sha256:v2'})
+    assert provider.fleets() == ['web']
+    assert provider.release_lock('web', token='t1') is True
+    assert provider.fleets() == []
