@@ -919,7 +919,7 @@ class FleetEngine:
                 if replans >= limit:
                     raise StepFailed('the fleet kept changing during the rollout (re-planned %d times; last: %s)'
                                      % (limit, reason))
-                self.log('before step %d: %s: planning the remaining steps again' % (index + 1, reason))
+                self.log('before steps[%d]: %s: planning the remaining steps again' % (index, reason))
                 rest, (old, new) = replan()
                 old, new = set(old), set(new)
                 replans += 1
