@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - Python 2 is not supported on the contr
     http_client = None
 
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import (
-    NORMAL_WEIGHT, FleetError, analyse_canary, canary_weights, plan_rolling, rolling_limits, rolling_step,
+    NORMAL_WEIGHT, FleetError, analyse_canary, canary_weights, plan_rolling, rolling_limits,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError, RuntimeAPI
 from ansible_collections.immutable.infra.plugins.module_utils.images import (
@@ -931,18 +931,18 @@ class FleetEngine:
             step = steps[index]
             by_name = dict((i.name, i) for i in c.other + c.surplus)
             if step.get('switch'):
-                brought = self._blue_green_step(step, target, revision, c, by_name)
+                brought = self._run_blue_green_step(step, target, revision, c, by_name)
             elif 'canary_weight' in step:
-                brought = self._canary_step(step, target, revision, c)
+                brought = self._run_canary_step(step, target, revision, c)
             else:
-                brought = self._rolling_step(step, target, revision, by_name)
+                brought = self._run_rolling_step(step, target, revision, by_name)
             old -= set(step.get('retire_first', [])) | set(step.get('retire', []))
             new |= set(i.name for i in brought)
             executed.append(dict(step, instances=[i.name for i in brought]))
             index += 1
         self.wait_watched()
 
-    def _rolling_step(self, step, target, revision, by_name):
+    def _run_rolling_step(self, step, target, revision, by_name):
         self.retire([by_name[n] for n in step['retire_first']])
         created = self.bring_in(target, revision, step['create'])
         self.retire([by_name[n] for n in step['retire']])
@@ -961,7 +961,7 @@ class FleetEngine:
                  'load balancer: old instances drained')
         self.retire(old, keep=keep_old)
 
-    def _blue_green_step(self, step, target, revision, c, by_name):
+    def _run_blue_green_step(self, step, target, revision, c, by_name):
         old = [by_name[n] for n in step['retire']]
         staged = self.bring_in(target, revision, step['create'], weight=0)
         if staged or old:
@@ -969,7 +969,7 @@ class FleetEngine:
         self.monitor(c.target + staged, self.spec['monitor'])
         return staged
 
-    def _canary_step(self, step, target, revision, c):
+    def _run_canary_step(self, step, target, revision, c):
         settings = self.spec['canary']
         baseline = c.other
         weight, share = step['canary_weight'], step['canary_share']
