@@ -38,7 +38,6 @@ except ImportError:  # pragma: no cover - Python 2 is not supported on the contr
 
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import (
     NORMAL_WEIGHT, FleetError, analyse_canary, canary_weights, check_capabilities, plan_rolling, rolling_limits,
-    rolling_step,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError, RuntimeAPI
 from ansible_collections.immutable.infra.plugins.module_utils.images import (
@@ -815,22 +814,141 @@ class FleetEngine:
             self.retire(removed, keep=False)
 
     # Strategies ---------------------------------------------------------------------------------------------
-    def run_rolling(self, target, revision, surge, unavailable):
-        desired = self.spec['instances']
-        for dummy in range(4 * desired + 20):
-            c = self.classify(self.observe(), target)
-            old = c.other + c.surplus
-            retire_first, create, retire_after = rolling_step(len(old), len(c.target), desired, surge, unavailable)
-            if (retire_first, create, retire_after) == (0, 0, 0):
-                self.wait_watched()
-                return
+    # A strategy turns a classified fleet into a list of steps (``strategy_steps``, what check mode
+    # shows); ``run_steps`` executes that list. A step is one of:
+    #   rolling    {retire_first: [names], create: N, retire: [names]}
+    #   blue_green {create: N, switch: true, retire: [names], keep_stopped: bool}
+    #   canary     {create: N, canary_weight: W, canary_share: %, analysis_window: s} (then rolling steps)
+    # Before every step (and once after the last) the fleet must still be what the plan expects: the old
+    # instances the remaining steps retire serve, and so do the target's instances (those that served at the
+    # start and those brought in so far). When it is not (an instance died, someone else changed the fleet) the
+    # remaining steps are planned again from a fresh observation with the same strategy code, and the run
+    # records it (``replanned``).
+    @staticmethod
+    def _split(c, target):
+        """``(at_target, others)``: the serving (or adopted) instances of a classification at the target image
+        and those of other images."""
+        serving = c.serving + c.adopt
+        at_target = [i for i in c.target + c.adopt if i.image_id == target['id']]
+        others = [i for i in serving if i.image_id != target['id']]
+        return at_target, others
+
+    def strategy_steps(self, c, target, strategy, surge, unavailable, keep_old=True):
+        """``(effective strategy, steps)`` that take the classified fleet ``c`` to ``target`` (pure: no call to
+        the provider). ``keep_old``: a blue/green switch keeps the old set stopped (``keep_revisions``)."""
+        spec = self.spec
+        at_target, others = self._split(c, target)
+        old_names = [i.name for i in sorted(others, key=Instance.age_key)] + [i.name for i in c.surplus]
+        effective = strategy
+        steps = []
+        new_count = len(at_target)
+        if strategy == 'canary' and not others:
+            effective = 'rolling'
+        if effective == 'blue_green':
+            create = max(0, spec['instances'] - new_count)
+            steps.append({'create': create, 'switch': True, 'retire': old_names,
+                          'keep_stopped': bool(old_names) and keep_old and spec['blue_green']['keep_revisions'] > 0})
+            return effective, steps
+        if effective == 'canary':
+            canaries = max(0, spec['canary']['canary_instances'] - new_count)
+            if canaries:
+                weight, share = canary_weights(len(others), canaries, spec['canary']['canary_weight'])
+                steps.append({'create': canaries, 'canary_weight': weight, 'canary_share': share,
+                              'analysis_window': spec['canary']['analysis_window']})
+                new_count += canaries
+        pending = list(old_names)
+        for retire_first, create, retire_after in plan_rolling(len(old_names), new_count, spec['instances'],
+                                                               surge, unavailable):
+            steps.append({'retire_first': pending[:retire_first], 'create': create,
+                          'retire': pending[retire_first:retire_first + retire_after]})
+            del pending[:retire_first + retire_after]
+        return effective, steps
+
+    def expected_of(self, c, target):
+        """What the steps planned from classification ``c`` expect to find before their first step:
+        ``(old, new)``, the names of the serving instances they retire and of those at the target."""
+        at_target, others = self._split(c, target)
+        return set(i.name for i in others + c.surplus), set(i.name for i in at_target)
+
+    def deviation(self, state, c, old, new):
+        """Why the fleet (``state`` classified as ``c``) is not what the remaining steps expect, or None: ``old``
+        are the names of the instances they retire, ``new`` those of the target that must serve."""
+        if state.lb is None or not state.lb.running:
+            raise StepFailed('the load balancer of fleet %s is not running' % self.fleet)
+        states = dict((i.name, i.state) for i in state.instances)
+        unestablished = set(i.name for i in c.unestablished)
+
+        def how(name):
+            if name not in states:
+                return '%s is gone' % name
+            if states[name] != 'running':
+                return '%s is %s' % (name, states[name])
+            return '%s is %s' % (name, 'out of normal service in the load balancer' if name in unestablished
+                                 else 'not in the load balancer')
+
+        old_now = set(i.name for i in c.other + c.surplus)
+        new_now = set(i.name for i in c.target)
+        reasons = []
+        gone = sorted(old - old_now)
+        if gone:
+            reasons.append('instance(s) to retire no longer serve (%s)' % ', '.join(how(n) for n in gone))
+        lost = sorted(new - new_now)
+        if lost:
+            reasons.append('instance(s) of the target no longer serve (%s)' % ', '.join(how(n) for n in lost))
+        extra = sorted((old_now - old) | (new_now - new))
+        if extra:
+            reasons.append('instance(s) the plan does not know serve (%s)' % ', '.join(extra))
+        return '; '.join(reasons) or None
+
+    def run_steps(self, steps, target, revision, replan, expected, executed, replanned):
+        """Execute ``steps`` in order for a rollout to ``target``; ``expected`` is ``expected_of`` the state they
+        were planned from, ``replan()`` gives ``(steps, expected)`` from a fresh observation. Every step run is
+        appended to ``executed`` (with the names of the ``instances`` it brought in), every re-plan to
+        ``replanned``. Returns when the last monitor window has closed."""
+        steps = list(steps)
+        old, new = set(expected[0]), set(expected[1])
+        limit = max(5, self.spec['instances'])
+        index = replans = 0
+        while True:
+            # The windows of the steps before are open: a fault in them fails the rollout (no re-plan).
             self.check_watched()
-            self.retire(old[:retire_first])
-            created = self.bring_in(target, revision, create)
-            self.retire(old[retire_first:retire_first + retire_after])
-            # This step's window runs while the next step's instances are created and health-gated.
-            self.watch(created, self.spec['monitor'])
-        raise StepFailed('rolling rollout did not converge')
+            state = self.observe()
+            c = self.classify(state, target)
+            reason = self.deviation(state, c, old, new)
+            if reason:
+                if replans >= limit:
+                    raise StepFailed('the fleet kept changing during the rollout (re-planned %d times; last: %s)'
+                                     % (limit, reason))
+                self.log('before steps[%d]: %s: planning the remaining steps again' % (index, reason))
+                rest, (old, new) = replan()
+                old, new = set(old), set(new)
+                replans += 1
+                replanned.append({'step': index, 'reason': reason, 'steps': rest})
+                steps = steps[:index] + list(rest)
+                continue
+            if index >= len(steps):
+                break
+            step = steps[index]
+            by_name = dict((i.name, i) for i in c.other + c.surplus)
+            if step.get('switch'):
+                brought = self._run_blue_green_step(step, target, revision, c, by_name)
+            elif 'canary_weight' in step:
+                brought = self._run_canary_step(step, target, revision, c)
+            else:
+                brought = self._run_rolling_step(step, target, revision, by_name)
+            old -= set(step.get('retire_first', [])) | set(step.get('retire', []))
+            new |= set(i.name for i in brought)
+            executed.append(dict(step, instances=[i.name for i in brought]))
+            index += 1
+        self.wait_watched()
+
+    def _run_rolling_step(self, step, target, revision, by_name):
+        self.retire([by_name[n] for n in step['retire_first']])
+        created = self.bring_in(target, revision, step['create'])
+        self.retire([by_name[n] for n in step['retire']])
+        # This step's window runs while the next step's instances are created and health-gated.
+        self.watch(created, self.spec['monitor'])
+        return created
 
     def switch(self, staged, old, keep_old):
         """Blue/green switch in one runtime-API command line: staged instances to full weight, old to drain."""
@@ -843,42 +961,36 @@ class FleetEngine:
                  'load balancer: old instances drained')
         self.retire(old, keep=keep_old)
 
-    def run_blue_green(self, target, revision, keep_old=True):
-        desired = self.spec['instances']
-        c = self.classify(self.observe(), target)
-        old = c.other + c.surplus
-        staged = self.bring_in(target, revision, desired - len(c.target), weight=0)
+    def _run_blue_green_step(self, step, target, revision, c, by_name):
+        old = [by_name[n] for n in step['retire']]
+        staged = self.bring_in(target, revision, step['create'], weight=0)
         if staged or old:
-            self.switch(staged, old, keep_old and self.spec['blue_green']['keep_revisions'] > 0)
+            self.switch(staged, old, step['keep_stopped'])
         self.monitor(c.target + staged, self.spec['monitor'])
+        return staged
 
-    def run_canary(self, target, revision, surge, unavailable):
+    def _run_canary_step(self, step, target, revision, c):
         settings = self.spec['canary']
-        c = self.classify(self.observe(), target)
         baseline = c.other
-        missing = settings['canary_instances'] - len(c.target)
-        if not baseline:
-            self.log('canary: no instance of another revision serves, nothing to compare with: rolling')
-        elif missing > 0:
-            weight, share = canary_weights(len(baseline), missing, settings['canary_weight'])
-            canaries = self.bring_in(target, revision, missing, weight=weight)
-            self.log('canary: %s at weight %d (%.1f%% of the traffic) next to %d baseline instance(s)'
-                     % (', '.join(i.name for i in canaries), weight, share, len(baseline)))
-            analysis = self.analyse(canaries, baseline, settings)
-            analysis['weight'] = weight
-            analysis['share'] = share
-            self.analysis = analysis
-            if not analysis['passed']:
-                raise StepFailed('canary analysis failed: %s' % '; '.join(analysis['reasons']), analysis)
-            try:
-                self.lb_api().apply([('weight', i.name, NORMAL_WEIGHT) for i in canaries])
-            except HAProxyError as exc:
-                raise StepFailed(str(exc))
-            self.log('canary passed (%d requests, 5xx ratio %.3f vs %.3f): promoted to full weight' % (
-                analysis['canary']['requests'], analysis['canary']['error_ratio'],
-                analysis['baseline']['error_ratio']))
-            self.watch(canaries, self.spec['monitor'])
-        self.run_rolling(target, revision, surge, unavailable)
+        weight, share = step['canary_weight'], step['canary_share']
+        canaries = self.bring_in(target, revision, step['create'], weight=weight)
+        self.log('canary: %s at weight %d (%.1f%% of the traffic) next to %d baseline instance(s)'
+                 % (', '.join(i.name for i in canaries), weight, share, len(baseline)))
+        analysis = self.analyse(canaries, baseline, settings)
+        analysis['weight'] = weight
+        analysis['share'] = share
+        self.analysis = analysis
+        if not analysis['passed']:
+            raise StepFailed('canary analysis failed: %s' % '; '.join(analysis['reasons']), analysis)
+        try:
+            self.lb_api().apply([('weight', i.name, NORMAL_WEIGHT) for i in canaries])
+        except HAProxyError as exc:
+            raise StepFailed(str(exc))
+        self.log('canary passed (%d requests, 5xx ratio %.3f vs %.3f): promoted to full weight' % (
+            analysis['canary']['requests'], analysis['canary']['error_ratio'],
+            analysis['baseline']['error_ratio']))
+        self.watch(canaries, self.spec['monitor'])
+        return canaries
 
     def analyse(self, canaries, baseline, settings):
         """Watch the canaries for ``analysis_window`` seconds and judge them against the baseline."""
@@ -956,8 +1068,7 @@ class FleetEngine:
         c = self.classify(state, target)
         last = state.last_entry()
         serving = c.serving + c.adopt
-        at_target = [i for i in c.target + c.adopt if i.image_id == target['id']]
-        others = [i for i in serving if i.image_id != target['id']]
+        at_target, others = self._split(c, target)
         if last and last.get('outcome') == 'in_progress' and last.get('image_id') == target['id']:
             history, revision = 'resume', last['number']
         elif not others and at_target:
@@ -979,31 +1090,8 @@ class FleetEngine:
             lb_action = 'roll'
 
         surge, unavailable = rolling_limits(spec)
+        effective, steps = self.strategy_steps(c, target, strategy, surge, unavailable)
         old_names = [i.name for i in sorted(others, key=Instance.age_key)] + [i.name for i in c.surplus]
-        effective = strategy
-        steps = []
-        new_count = len(at_target)
-        if strategy == 'canary' and not others:
-            effective = 'rolling'
-        if effective == 'blue_green':
-            create = max(0, spec['instances'] - new_count)
-            steps.append({'create': create, 'switch': True, 'retire': old_names,
-                          'keep_stopped': bool(old_names) and spec['blue_green']['keep_revisions'] > 0})
-        else:
-            if effective == 'canary':
-                canaries = max(0, spec['canary']['canary_instances'] - new_count)
-                if canaries:
-                    weight, share = canary_weights(len(others), canaries, spec['canary']['canary_weight'])
-                    steps.append({'create': canaries, 'canary_weight': weight, 'canary_share': share,
-                                  'analysis_window': spec['canary']['analysis_window']})
-                    new_count += canaries
-            pending = list(old_names)
-            for retire_first, create, retire_after in plan_rolling(len(old_names), new_count, spec['instances'],
-                                                                   surge, unavailable):
-                step = {'retire_first': pending[:retire_first], 'create': create,
-                        'retire': pending[retire_first:retire_first + retire_after]}
-                del pending[:retire_first + retire_after]
-                steps.append(step)
         create_total = sum(s.get('create', 0) for s in steps)
         reuse = [i.name for i in sorted(c.reusable, key=Instance.age_key, reverse=True)][:create_total]
         cleanup = [i.name for i in c.unestablished + c.orphans + c.dead]
@@ -1088,7 +1176,7 @@ class FleetEngine:
             if not plan['changed']:
                 result['changed'] = self.lock_broken
                 return result
-            return self._execute(state, plan, target, lb_image, result, rollback_of)
+            return self._execute(state, plan, target, lb_image, result, rollback_of, strategy)
 
     def check_lb(self, lb, lb_image):
         """A new lb image is rolled in (when the provider can); a new listen address is refused."""
@@ -1158,6 +1246,7 @@ class FleetEngine:
             'strategy': plan['strategy'],
             'revision': {'number': plan['revision'], 'version': target['version'], 'image_id': target['id']},
             'plan': plan,
+            'planned_steps': plan['steps'],
             'events': self.events,
             'analysis': self.analysis,
             'warnings': self.warnings,
@@ -1169,7 +1258,7 @@ class FleetEngine:
         history.sort(key=lambda e: e.get('number', 0))
         self.provider.write_history(self.fleet, history)
 
-    def _execute(self, state, plan, target, lb_image, result, rollback_of):
+    def _execute(self, state, plan, target, lb_image, result, rollback_of, strategy=None):
         spec = self.spec
         c = self.classify(state, target)
         previous = self.previous_of(state, c, target)
@@ -1210,18 +1299,24 @@ class FleetEngine:
             }
         if entry is not None:
             self._write_entry(entry)
-        surge, unavailable = rolling_limits(spec)
+        executed, replanned = [], []
+
+        def replan():
+            # The same strategy code as the plan, on a fresh observation of the cleaned-up fleet.
+            self.normalize(target)
+            fresh = self.observe()
+            return (self.plan(fresh, target, lb_image, strategy)['steps'],
+                    self.expected_of(self.classify(fresh, target), target))
+
         try:
             self.ensure_lb(lb_image)
             if plan['lb'] == 'roll':
                 self.roll_lb(lb_image)
             self.normalize(target)
-            if plan['strategy'] == 'blue_green':
-                self.run_blue_green(target, revision)
-            elif plan['strategy'] == 'canary':
-                self.run_canary(target, revision, surge, unavailable)
-            else:
-                self.run_rolling(target, revision, surge, unavailable)
+            if (strategy or spec['strategy']) == 'canary' and plan['strategy'] == 'rolling':
+                self.log('canary: no instance of another revision serves, nothing to compare with: rolling')
+            self.run_steps(plan['steps'], target, revision, replan, self.expected_of(c, target), executed,
+                           replanned)
             self.prune_stopped(target)
         except (StepFailed, ProviderError, HAProxyError, FleetError) as exc:
             # FleetError: a look at the fleet failed mid-run (a load balancer killed while it was asked).
@@ -1233,7 +1328,8 @@ class FleetEngine:
                 entry.update(outcome=outcome, ended=self.now(), reason=str(exc))
                 self._write_entry(entry)
             result.update(self._result(plan, target, outcome))
-            result.update(changed=True, instances=self.instances_now(), diff=result.get('diff'))
+            result.update(changed=True, instances=self.instances_now(), diff=result.get('diff'), steps=executed,
+                          replanned=replanned)
             if previous:
                 result['revision'] = {'number': previous['revision'], 'version': previous['version'],
                                       'image_id': previous['id']}
@@ -1249,7 +1345,8 @@ class FleetEngine:
             entry.update(outcome='succeeded', ended=self.now())
             self._write_entry(entry)
         result.update(self._result(plan, target, 'succeeded'))
-        result.update(changed=True, instances=self.instances_now(), history_entry=entry)
+        result.update(changed=True, instances=self.instances_now(), history_entry=entry, steps=executed,
+                      replanned=replanned)
         result['diff'] = result.get('diff')
         return result
 
@@ -1266,12 +1363,19 @@ class FleetEngine:
                 self.log('rolled back: removed the instances of the failed first deploy')
                 return 'rolled_back', None
             self.log('rolling back to revision %s (%s)' % (previous['revision'], previous['version']))
-            self.normalize(previous)
-            if strategy == 'blue_green':
-                self.run_blue_green(previous, previous['revision'], keep_old=False)
-            else:
-                surge, dummy = rolling_limits(self.spec)
-                self.run_rolling(previous, previous['revision'], max(1, surge), 0)
+            # The same steps as a rollout, to the previous target: blue/green restarts the kept set (and does
+            # not keep the failed one), anything else rolls at least one instance at a time, none unavailable.
+            surge, dummy = rolling_limits(self.spec)
+            back = 'blue_green' if strategy == 'blue_green' else 'rolling'
+
+            def replan():
+                self.normalize(previous)
+                c = self.classify(self.observe(), previous)
+                return (self.strategy_steps(c, previous, back, max(1, surge), 0, keep_old=False)[1],
+                        self.expected_of(c, previous))
+
+            steps, expected = replan()
+            self.run_steps(steps, previous, previous['revision'], replan, expected, [], [])
             self.prune_stopped(previous)
             self.log('rolled back to revision %s (%s)' % (previous['revision'], previous['version']))
             return 'rolled_back', None

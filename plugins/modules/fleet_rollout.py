@@ -129,6 +129,40 @@ plan:
   returned: always
   type: dict
   sample: {strategy: rolling, revision: 4, create: 3, retire: [web-r3-1a2b3c], steps: [{retire_first: [], create: 1, retire: [web-r3-1a2b3c]}]}
+planned_steps:
+  version_added: 0.2.0
+  description:
+    - The steps of the plan (C(plan.steps)), one dict per step - rolling C({retire_first, create, retire}) (names of
+      the old instances retired before and after the step's C(create) new ones), blue/green
+      C({create, switch, retire, keep_stopped}), canary C({create, canary_weight, canary_share, analysis_window})
+      followed by rolling steps.
+    - Check mode returns what a real run from the same state executes; a real run returns the plan it started from.
+  returned: with state=present
+  type: list
+  elements: dict
+  sample: [{retire_first: [], create: 2, retire: [web-r3-1a2b3c, web-r3-4d5e6f]}]
+steps:
+  version_added: 0.2.0
+  description:
+    - The steps the real run executed, in order, each as in C(planned_steps) plus C(instances), the names of the
+      instances it brought in (created or restarted kept ones). Without a re-plan they equal C(planned_steps).
+    - A failed rollout lists the steps that completed before the failing one.
+  returned: when a real run changed the fleet
+  type: list
+  elements: dict
+  sample: [{retire_first: [], create: 2, retire: [web-r3-1a2b3c, web-r3-4d5e6f], instances: [web-r4-9f8e7d, web-r4-77aa01]}]
+replanned:
+  version_added: 0.2.0
+  description:
+    - The times the real run planned its remaining steps again from a fresh look at the fleet, because before a step
+      the fleet was not what that step expects (an instance to retire or one of the target no longer serves, or
+      instances the plan does not know serve). Empty when the run executed its plan as planned.
+    - Each is C(step) (the index in C(steps) where the new steps start), C(reason) and C(steps) (the new remaining
+      steps). A fault inside a monitor window fails the step (rolled back) instead.
+  returned: when a real run changed the fleet
+  type: list
+  elements: dict
+  sample: [{step: 2, reason: "instance(s) to retire no longer serve (web-r3-1a2b3c is exited)", steps: []}]
 events:
   description: What was done, with seconds since the start.
   returned: always
