@@ -159,13 +159,35 @@ def remove_repository(engine, repository):
             engine.images.remove(image.id, force=True)
 
 
+def remove_network(network, seconds=10):
+    """Remove ``network``; the engine may still list an endpoint of a container just removed (403 "has active
+    endpoints") for a moment: disconnect what it lists and retry for up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            network.remove()
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError:
+            if time.monotonic() > deadline:
+                raise
+            network.reload()
+            for endpoint in (network.attrs.get('Containers') or {}):
+                try:
+                    network.disconnect(endpoint, force=True)
+                except docker.errors.APIError:
+                    pass
+            time.sleep(0.5)
+
+
 def remove_fleet(engine, fleet):
     """Remove every container, network, volume and history record of ``fleet`` (whatever it left behind)."""
     label = 'io.immutable-infra.fleet=%s' % fleet
     for container in engine.containers.list(all=True, filters={'label': label}):
         container.remove(force=True, v=True)
     for network in engine.networks.list(names=['%s-net' % fleet]):
-        network.remove()
+        remove_network(network)
     for volume in engine.volumes.list(filters={'label': label}):
         volume.remove(force=True)
     for image in engine.images.list(filters={'label': 'io.immutable-infra.history-of=%s' % fleet}):

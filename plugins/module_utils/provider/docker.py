@@ -631,7 +631,24 @@ class DockerProvider(Provider):
         name = self.network_name(fleet)
         for net in self._call('cannot list networks', self.api.networks, names=[name]):
             if net.get('Name') == name and (net.get('Labels') or {}).get(LABEL_FLEET) == fleet:
-                self._call('cannot remove network %s' % name, self.api.remove_network, net['Id'])
+                self._remove_network(name, net['Id'])
+
+    def _remove_network(self, name, net_id, seconds=10):
+        """Remove a fleet network once its containers are gone. Right after a container is removed the engine may
+        still hold its endpoint for a moment (403 "has active endpoints"): retried for up to ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                self.api.remove_network(net_id)
+                return
+            except NotFound:
+                return
+            except APIError as exc:
+                if 'active endpoints' not in str(exc) or time.monotonic() > deadline:
+                    raise ProviderError('cannot remove network %s: %s' % (name, exc))
+            except DockerException as exc:
+                raise ProviderError('cannot remove network %s: %s' % (name, exc))
+            time.sleep(0.5)
 
 
 class DockerConnection:

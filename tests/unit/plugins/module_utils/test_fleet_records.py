@@ -184,3 +184,57 @@ def test_a_fleet_whose_only_record_is_its_lock_is_listed(provider):
     assert provider.fleets() == ['web']
     assert provider.release_lock('web', token='t1') is True
     assert provider.fleets() == []
+
+
+class Forbidden(Exception):
+    status_code = 403
+
+
+class NetworkAPI:
+    """remove_network answers 'has active endpoints' ``busy`` times, then removes."""
+
+    def __init__(self, busy, message='error while removing network: network web-net id 1 has active endpoints'):
+        self.busy = busy
+        self.message = message
+        self.calls = 0
+
+    def remove_network(self, net_id):
+        self.calls += 1
+        if self.calls <= self.busy:
+            raise Forbidden(self.message)
+
+
+@pytest.fixture
+def network_provider(monkeypatch):
+    monkeypatch.setattr(docker_provider, 'NotFound', NotFound)
+    monkeypatch.setattr(docker_provider, 'APIError', Forbidden)
+    monkeypatch.setattr(docker_provider.time, 'sleep', lambda seconds: None)
+
+    def make(api):
+        class Client:
+            pass
+        Client.api = api
+        return docker_provider.DockerProvider(Client(), 'immutable')
+    return make
+
+
+def test_a_network_that_still_lists_an_endpoint_a_moment_after_its_containers_went_is_removed(network_provider):
+    api = NetworkAPI(busy=3)
+    network_provider(api)._remove_network('web-net', 'n1')
+    assert api.calls == 4
+
+
+def test_a_network_that_keeps_its_endpoints_fails_after_the_bound(network_provider, monkeypatch):
+    ticks = iter(range(0, 1000, 3))
+    monkeypatch.setattr(docker_provider.time, 'monotonic', lambda: next(ticks))
+    api = NetworkAPI(busy=1000)
+    with pytest.raises(docker_provider.ProviderError, match='cannot remove network web-net: .*active endpoints'):
+        network_provider(api)._remove_network('web-net', 'n1', seconds=10)
+    assert 2 <= api.calls <= 6
+
+
+def test_any_other_refusal_to_remove_a_network_fails_at_once(network_provider):
+    api = NetworkAPI(busy=1, message='permission denied')
+    with pytest.raises(docker_provider.ProviderError, match='permission denied'):
+        network_provider(api)._remove_network('web-net', 'n1')
+    assert api.calls == 1
