@@ -62,7 +62,7 @@ molecule:
 
 integration:
 	@echo "==> integration tests (real engine)"
-	pytest tests/integration
+	pytest --durations=20 tests/integration
 
 demo: setup
 	bash scripts/demo.sh
