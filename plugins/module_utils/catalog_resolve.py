@@ -131,18 +131,24 @@ def resolve_image(store, name, version=None, channel=None, accept=(VERIFIED,)):
         found = _candidates(store, name, version)
         if not found:
             raise ResolveError('no_version', facts)
-    refused = None
     for record, ref in found:
-        facts.update(ref=ref, id=record['id'], label=record['name'])
-        if record['name'] != name:
-            raise ResolveError('other_name', facts, record)
-        if not record['version']:
-            raise ResolveError('no_label', facts, record)
-        if channel is not None:
-            facts['version'] = record['version']
-        facts['failed_ref'] = _ref(store, name, facts['version'], FAILED_PREFIX)
-        status = image_status(record)
-        if status in accept:
+        _check(store, name, channel, facts, record, ref)
+        if image_status(record) in accept:
             return record, ref
-        refused = refused or ResolveError(status, dict(facts), record)
-    raise refused
+    # Refused: say so of the best one found.
+    record, ref = found[0]
+    _check(store, name, channel, facts, record, ref)
+    raise ResolveError(image_status(record), facts, record)
+
+
+def _check(store, name, channel, facts, record, ref):
+    """Check that ``record`` (found by ``ref``) is an image of the catalog's ``name``, and update ``facts`` for it.
+    Raises ``ResolveError`` (``other_name``, ``no_label``) otherwise."""
+    facts.update(ref=ref, id=record['id'], label=record['name'])
+    if record['name'] != name:
+        raise ResolveError('other_name', facts, record)
+    if not record['version']:
+        raise ResolveError('no_label', facts, record)
+    if channel is not None:
+        facts['version'] = record['version']
+    facts['failed_ref'] = _ref(store, name, facts['version'], FAILED_PREFIX)
