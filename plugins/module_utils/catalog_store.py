@@ -19,8 +19,11 @@ import datetime
 from ansible_collections.immutable.infra.plugins.module_utils.catalog import (
     CatalogError, decide_prune, fleet_references, image_key, parse_duration,
 )
+from ansible_collections.immutable.infra.plugins.module_utils.catalog_resolve import (
+    STATUSES, VERIFIED, ResolveError, resolve_image,
+)
 from ansible_collections.immutable.infra.plugins.module_utils.channels import (
-    check_channel, check_version, history_ranks, is_channel, public_entry, replay,
+    check_channel, check_known_name, check_version, history_ranks, is_channel, public_entry, replay,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.images import (
     format_time, image_ref,
@@ -241,38 +244,39 @@ def apply_prune(store, plan, provider=None):
         store.delete_image(record['id'])
 
 
+# How the ``image`` lookup words a reference it cannot resolve (see ``catalog_resolve.REASONS`` for the facts).
+RESOLVE_WORDS = {
+    'no_channel': '%(name)s has no channel %(channel)s; channels: %(channels)s',
+    'other_name': '%(name)s has no channel %(channel)s; channels: %(channels)s',
+    'no_latest': '%(name)s has no verified version (versions: %(versions)s); bake one with playbooks/bake.yml',
+    'unverified': '%(name)s %(version)s is not verified (it has not passed its image tests); verified versions: '
+                  '%(verified)s',
+    'failed': '%(name)s %(version)s failed its image tests (it is tagged %(failed_ref)s); verified versions: '
+              '%(verified)s',
+    'no_version': '%(name)s has no version %(version)s; verified versions: %(verified)s',
+}
+
+
 def resolve(store, name, channel=None, version=None):
-    """The image record a reference resolves to, for the ``image`` lookup.
+    """The image record a reference resolves to, for the ``image`` lookup (``catalog_resolve.resolve_image``).
 
     ``channel``: what the channel tag points at. ``version='latest'``: the verified image with the highest
     version. ``version='1.2.0'``: the verified image of that version. Exactly one of them.
     """
-    if (channel is None) == (version is None):
-        raise CatalogError('pass exactly one of channel (for example channel=prod) or version (version=latest '
-                           'or version=1.2.0) to resolve %s' % name)
-    records = store.images(name)
-    if not records:
-        raise _unknown_name(store, name, _known_names(store.images()))
-    if channel is not None:
+    if channel is not None and version is None:
         check_channel(channel)
-        record = store.get(image_ref(store.repository, name, channel))
-        if record is None or record['name'] != name:
-            known = sorted(set(tag for r in records for tag in r['tags'] if is_channel(tag)))
-            raise CatalogError('%s has no channel %s; channels: %s' % (
-                name, channel, ', '.join(known) or 'none (promote a version with playbooks/promote.yml)'))
-        return record
-    if version == 'latest':
-        for record in records:
-            if record['verified']:
-                return record
-        raise CatalogError('%s has no verified version (versions: %s); bake one with playbooks/bake.yml'
-                           % (name, ', '.join(r['version'] for r in records if r['version']) or 'none'))
-    version = check_version(version)
-    record = store.find_verified(name, version)
-    if record is not None:
-        return record
-    versions = [r['version'] for r in records if r['verified']]
-    if any(r['version'] == version for r in records):
-        raise CatalogError('%s %s is not verified (it has not passed its image tests); verified versions: %s'
-                           % (name, version, ', '.join(versions) or 'none'))
-    raise CatalogError('%s has no version %s; verified versions: %s' % (name, version, ', '.join(versions) or 'none'))
+    elif version not in (None, 'latest') and channel is None:
+        version = check_version(version)
+    accept = STATUSES if channel is not None else (VERIFIED,)
+    try:
+        return resolve_image(store, name, version, channel, accept)[0]
+    except ResolveError as exc:
+        if exc.reason != 'usage':
+            check_known_name(store, name)
+        records = store.images(name)
+        raise CatalogError(exc.message(
+            RESOLVE_WORDS,
+            channels=', '.join(sorted(set(tag for r in records for tag in r['tags'] if is_channel(tag))))
+            or 'none (promote a version with playbooks/promote.yml)',
+            versions=', '.join(r['version'] for r in records if r['version']) or 'none',
+            verified=', '.join(r['version'] for r in records if r['verified']) or 'none'))

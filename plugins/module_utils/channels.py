@@ -21,11 +21,14 @@ import datetime
 import re
 
 from ansible_collections.immutable.infra.plugins.module_utils.catalog import CatalogError
+from ansible_collections.immutable.infra.plugins.module_utils.catalog_resolve import (
+    FAILED, UNVERIFIED, VERIFIED, ResolveError, resolve_image,
+)
 from ansible_collections.immutable.infra.plugins.module_utils.images import (
     FAILED_PREFIX, VERIFIED_PREFIX, format_time, image_ref,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.semver import (
-    SemVerError, SemVer, from_tag, to_tag,
+    SemVerError, SemVer, from_tag,
 )
 
 CHANNEL_RE = re.compile(r'[a-z][a-z0-9-]{0,62}')
@@ -131,30 +134,16 @@ def check_known_name(store, name):
         'playbooks/bake.yml)'))
 
 
-def target_image(store, name, version, allow_unverified):
-    """The image a channel may point at for ``name`` ``version``: the verified one, or with
-    ``allow_unverified`` the candidate tagged with the version. Raises ``ChannelError`` otherwise."""
-    tag = to_tag(version)
-    verified = store.find_verified(name, version)
-    if verified is not None:
-        return verified
-    candidate = store.find(name, version)
-    if candidate is not None:
-        if allow_unverified:
-            return candidate
-        raise ChannelError(
-            '%s is not verified (it has not passed its image tests): only verified images can be put on a channel. '
-            'Bake it with playbooks/bake.yml, or pass allow_unverified=true to promote it anyway.'
-            % image_ref(store.repository, name, tag))
-    if store.get(image_ref(store.repository, name, FAILED_PREFIX + tag)) is not None:
-        raise ChannelError('%s %s failed its image tests (it is tagged %s): it cannot be put on a channel; '
-                           'bake a fixed version' % (name, version, FAILED_PREFIX + tag))
-    versions = []
-    for record in store.images(name):
-        if record['version'] and not record['failed'] and record['version'] not in versions:
-            versions.append(record['version'])
-    raise ChannelError('%s has no version %s in repository %s; versions: %s'
-                       % (name, version, store.repository, ', '.join(versions) or 'none'))
+# The test verdicts a channel takes (by allow_unverified): never an image that failed its tests.
+PROMOTABLE = {False: (VERIFIED,), True: (VERIFIED, UNVERIFIED)}
+# How a promotion words a version it cannot put on a channel (see ``catalog_resolve.REASONS`` for the facts).
+RESOLVE_WORDS = {
+    UNVERIFIED: '%(ref)s is not verified (it has not passed its image tests): only verified images can be put on '
+                'a channel. Bake it with playbooks/bake.yml, or pass allow_unverified=true to promote it anyway.',
+    FAILED: '%(name)s %(version)s failed its image tests (it is tagged %(failed_ref)s): it cannot be put on a '
+            'channel; bake a fixed version',
+    'no_version': '%(name)s has no version %(version)s in repository %(repository)s; versions: %(versions)s',
+}
 
 
 def read_channel(store, name, channel):
@@ -204,7 +193,12 @@ def plan_channel(store, name, channel, state='present', version=None, allow_unve
     top = stack[-1] if stack else None
 
     if state == 'present':
-        target = target_image(store, name, version, allow_unverified)
+        try:
+            target = resolve_image(store, name, version, accept=PROMOTABLE[bool(allow_unverified)])[0]
+        except ResolveError as exc:
+            versions = dict.fromkeys(r['version'] for r in store.images(name) if r['version'] and not r['failed'])
+            raise ChannelError(exc.message(RESOLVE_WORDS, repository=store.repository,
+                                           versions=', '.join(versions) or 'none'))
         action = 'promote'
         already = top is not None and top['image_id'] == target['id']
     else:

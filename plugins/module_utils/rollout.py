@@ -36,17 +36,18 @@ try:
 except ImportError:  # pragma: no cover - Python 2 is not supported on the controller
     http_client = None
 
+from ansible_collections.immutable.infra.plugins.module_utils import catalog_resolve
+from ansible_collections.immutable.infra.plugins.module_utils.catalog_resolve import (
+    FAILED, STATUSES, UNVERIFIED, VERIFIED, ResolveError, image_status,
+)
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import (
     NORMAL_WEIGHT, FleetError, analyse_canary, canary_weights, check_capabilities, plan_rolling, rolling_limits,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError, RuntimeAPI
-from ansible_collections.immutable.infra.plugins.module_utils.images import (
-    FAILED_PREFIX, ImageStoreError, image_ref,
-)
+from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
     LB_ROLL, Instance, LockHeld, ProviderError, describe_holder, provider_name,
 )
-from ansible_collections.immutable.infra.plugins.module_utils.semver import to_tag
 
 OUTCOMES = ('in_progress', 'succeeded', 'rolled_back', 'failed', 'interrupted')
 HEALTH_FALL = 3
@@ -139,47 +140,38 @@ def holder_alive(holder, hostname):
     return True
 
 
+# How a rollout words a reference it cannot roll out (see ``catalog_resolve.REASONS`` for the facts).
+RESOLVE_WORDS = {
+    'no_channel': 'channel %(channel)s of %(name)s does not exist: there is no image tagged %(ref)s (promote a '
+                  'version to it with image_channel, or give -e version=X.Y.Z)',
+    'no_version': 'there is no image %(ref)s on the engine: bake it first (ansible-playbook playbooks/bake.yml '
+                  '-e image=%(name)s -e version=%(version)s)',
+    FAILED: '%(name)s %(version)s failed its image tests (tagged %(failed_ref)s) and is not rolled out; bake a '
+            'fixed version (require_verified: false accepts it, for a deliberate fault-injection drill only)',
+    UNVERIFIED: '%(ref)s (%(id)s) is not verified: its image tests have not passed, so it is not rolled out (bake '
+                'it with playbooks/bake.yml, or set require_verified: false)',
+}
+
+
 def resolve_image(store, name, version=None, channel=None, require_verified=True):
-    """The image a fleet runs, from a version or a channel: ``{image, version, id, ref, channel}``.
+    """The image a fleet runs, from a version or a channel: ``{image, version, id, ref, channel}``, and a
+    ``warning`` when it is not verified (``require_verified`` false takes unverified and failed images too).
 
     Raises FleetError saying what is missing and how to get it.
     """
-    repository = store.repository
     try:
-        if channel:
-            ref = image_ref(repository, name, channel)
-            record = store.get(ref)
-            if record is None:
-                raise FleetError('channel %s of %s does not exist: there is no image tagged %s (promote a version '
-                                 'to it with image_channel, or give -e version=X.Y.Z)' % (channel, name, ref))
-            if record['name'] != name:
-                raise FleetError('%s is not an image of %s (its name label is %r)' % (ref, name, record['name']))
-        else:
-            ref = image_ref(repository, name, to_tag(version))
-            record = store.find(name, version)
-            if record is None:
-                failed_ref = image_ref(repository, name, FAILED_PREFIX + to_tag(version))
-                record = store.get(failed_ref)
-                if record is None:
-                    raise FleetError('there is no image %s on the engine: bake it first (ansible-playbook '
-                                     'playbooks/bake.yml -e image=%s -e version=%s)' % (ref, name, version))
-                if require_verified:
-                    raise FleetError('%s %s failed its image tests (tagged %s) and is not rolled out; bake a fixed '
-                                     'version (require_verified: false accepts it, for a deliberate fault-injection '
-                                     'drill only)' % (name, version, failed_ref))
-                ref = failed_ref
+        record, ref = catalog_resolve.resolve_image(store, name, version, channel,
+                                                    accept=(VERIFIED,) if require_verified else STATUSES)
+    except ResolveError as exc:
+        raise FleetError(exc.message(RESOLVE_WORDS))
     except ImageStoreError as exc:
         raise FleetError(str(exc))
-    if require_verified and not record['verified']:
-        raise FleetError('%s (%s) is not verified: its image tests have not passed, so it is not rolled out '
-                         '(bake it with playbooks/bake.yml, or set require_verified: false)' % (ref, record['id']))
-    if not record['version']:
-        raise FleetError('%s has no %s label: it was not baked by immutable.infra' % (ref, 'version'))
     result = {'image': name, 'version': record['version'], 'id': record['id'], 'ref': ref, 'channel': channel}
-    if not record['verified']:
+    status = image_status(record)
+    if status != VERIFIED:
         result['warning'] = ('%s (%s) is %s: rolled out because require_verified is false'
-                             % (ref, record['id'][:19], 'an image that FAILED its image tests' if record.get('failed')
-                                or FAILED_PREFIX in ref else 'not verified'))
+                             % (ref, record['id'][:19], 'an image that FAILED its image tests' if status == FAILED
+                                else 'not verified'))
     return result
 
 
