@@ -88,14 +88,29 @@ docker service create --quiet --name bench-swarm --replicas 10 --network bench-s
   --health-cmd "$health" --health-interval 1s --health-timeout 2s --health-retries 2 --health-start-period 30s \
   --update-order start-first --update-parallelism 2 --update-delay 0s --update-failure-action rollback \
   --stop-signal SIGQUIT "$OLD" >/dev/null
+# HAProxy itself, with the benchmark's configuration only (the lb image's entry point would add the fleet's).
 docker run -d --name bench-swarm-lb --network bench-swarm-net -p 127.0.0.1:18380:8080 \
-  -v "$ROOT/benchmarks/swarm-haproxy.cfg:/etc/haproxy/bench.cfg:ro" "$LB" -W -db -f /etc/haproxy/bench.cfg >/dev/null
+  -v "$ROOT/benchmarks/swarm-haproxy.cfg:/etc/haproxy/bench.cfg:ro" --entrypoint /usr/sbin/haproxy \
+  "$LB" -W -db -f /etc/haproxy/bench.cfg >/dev/null
 for _ in $(seq 1 60); do
   up=$(docker service ls --filter name=bench-swarm --format '{{.Replicas}}')
   [ "$up" = "10/10" ] && break
   sleep 1
 done
 sleep 5
+# The peer must serve before it is measured: a Swarm side that answers nothing is a broken benchmark, not a figure.
+python3 - <<'PY' || { echo "the Swarm service does not answer on 127.0.0.1:18380 through its HAProxy" >&2; exit 1; }
+import sys, time, urllib.request
+deadline = time.monotonic() + 30
+while True:
+    try:
+        with urllib.request.urlopen('http://127.0.0.1:18380/version', timeout=2) as response:
+            sys.exit(0 if response.status == 200 else 1)
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit(1)
+        time.sleep(0.5)
+PY
 probe_start http://127.0.0.1:18380/version
 start=$(now)
 docker service update --quiet --image "$NEW" bench-swarm >/dev/null
