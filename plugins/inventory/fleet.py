@@ -109,6 +109,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             'immutable_version': instance.version,
             'immutable_image_id': instance.image_id,
             'immutable_instance_state': instance.state,
+            'immutable_engine_state': instance.engine_state,
             'immutable_container_id': instance.id,
         })
         for key, value in hostvars.items():

@@ -6,8 +6,8 @@
 The fleet *revision* is the image of the newest ``succeeded`` entry of the fleet's revision history (kept in the
 engine by the rollout). Heal reconciles the fleet with it:
 
-- an instance of that image that is not running is replaced: ``exited`` (exited, killed, dead) or ``not_running``
-  (never started, paused, restarting);
+- an instance of that image that is not running is replaced: ``exited`` (state ``stopped`` or ``failed``) or
+  ``not_running`` (``pending``: never started, paused, restarting);
 - a running instance outside normal service (not in the load balancer, drained, staged at weight 0) is a
   leftover of an interrupted step: it is replaced;
 - a running instance in service that has failed its health check for ``unhealthy_after`` seconds is replaced
@@ -47,7 +47,9 @@ __metaclass__ = type
 
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import NORMAL_WEIGHT, FleetError
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError, parse_stat_csv
-from ansible_collections.immutable.infra.plugins.module_utils.provider import Instance, ProviderError
+from ansible_collections.immutable.infra.plugins.module_utils.provider import (
+    FAILED, STOPPED, Instance, ProviderError,
+)
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import (
     StepFailed, holder_alive, in_parallel, last_succeeded, running_revision,
 )
@@ -160,10 +162,11 @@ def plan_heal(instances, servers, target_id, desired, verdicts, force=None, lb=N
 
     for inst in sorted(instances, key=Instance.age_key):
         if not inst.running:
-            if inst.state == 'exited' and inst.image_id != target_id:
+            if inst.state == STOPPED and inst.image_id != target_id:
                 plan['kept'].append(inst.name)
             else:
-                bad(inst, 'exited' if inst.state in ('exited', 'dead') else 'not_running', 'state %s' % inst.state)
+                bad(inst, 'exited' if inst.state in (STOPPED, FAILED) else 'not_running',
+                    'state %s' % inst.describe_state())
             continue
         if inst.name in force:
             bad(inst, 'drifted', force[inst.name])

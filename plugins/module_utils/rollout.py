@@ -44,7 +44,7 @@ from ansible_collections.immutable.infra.plugins.module_utils.images import (
     FAILED_PREFIX, ImageStoreError, image_ref,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
-    LB_ROLL, Instance, LockHeld, ProviderError, describe_holder, provider_name,
+    LB_ROLL, RUNNING, STOPPED, Instance, LockHeld, ProviderError, describe_holder, provider_name,
 )
 from ansible_collections.immutable.infra.plugins.module_utils.semver import to_tag
 
@@ -278,8 +278,8 @@ def classify(state, target_id, service_port, desired, current_image=None):
     for inst in state.instances:
         if inst.running:
             continue
-        if inst.state != 'exited' or inst.image_id in serving_images:
-            # Never started, or a crashed copy of an image that serves: replaced, never restarted.
+        if inst.state != STOPPED or inst.image_id in serving_images:
+            # Never started, failed (crashed), or a stopped copy of an image that serves: replaced, never restarted.
             out.dead.append(inst)
         elif matches(inst):
             out.reusable.append(inst)
@@ -516,7 +516,7 @@ class FleetEngine:
         if reuse:
             try:
                 reusable = [i for i in self.provider.instances(self.fleet)
-                            if i.state == 'exited' and i.image_id == target['id']
+                            if i.state == STOPPED and i.image_id == target['id']
                             and i.service_port == self.spec['service_port']]
             except ProviderError as exc:
                 raise StepFailed(str(exc))
@@ -556,11 +556,12 @@ class FleetEngine:
             if not pending:
                 break
             if trouble:
-                states = dict((i.name, i.state) for i in self.provider.instances(self.fleet))
+                states = dict((i.name, i) for i in self.provider.instances(self.fleet))
                 for inst in pending:
-                    if states.get(inst.name) != 'running':
+                    now = states.get(inst.name)
+                    if now is None or not now.running:
                         raise StepFailed('health gate: instance %s (%s) is %s, not running'
-                                         % (inst.name, inst.version, states.get(inst.name, 'gone')))
+                                         % (inst.name, inst.version, now.describe_state() if now else 'gone'))
             if self.clock() >= deadline:
                 inst = pending[0]
                 raise StepFailed('health gate: instance %s (%s) did not answer GET %s with %d %d time(s) in a row '
@@ -736,7 +737,7 @@ class FleetEngine:
         if not closing:
             return
         states = dict((i.name, i.state) for i in self.provider.instances(self.fleet))
-        stopped = [n for n in closing if states.get(n) != 'running']
+        stopped = [n for n in closing if states.get(n) != RUNNING]
         if stopped:
             raise StepFailed('monitor: %s stopped running' % ', '.join(stopped))
         by_seconds = {}
@@ -875,14 +876,14 @@ class FleetEngine:
         are the names of the instances they retire, ``new`` those of the target that must serve."""
         if state.lb is None or not state.lb.running:
             raise StepFailed('the load balancer of fleet %s is not running' % self.fleet)
-        states = dict((i.name, i.state) for i in state.instances)
+        states = dict((i.name, i) for i in state.instances)
         unestablished = set(i.name for i in c.unestablished)
 
         def how(name):
             if name not in states:
                 return '%s is gone' % name
-            if states[name] != 'running':
-                return '%s is %s' % (name, states[name])
+            if not states[name].running:
+                return '%s is %s' % (name, states[name].describe_state())
             return '%s is %s' % (name, 'out of normal service in the load balancer' if name in unestablished
                                  else 'not in the load balancer')
 
@@ -1419,7 +1420,7 @@ class FleetEngine:
     def rollback_strategy(self, target):
         """Blue/green when stopped instances of ``target`` are kept (instant rollback), else the fleet's
         strategy (a canary rolls back as rolling)."""
-        kept = [i for i in self.provider.instances(self.fleet) if i.state == 'exited' and i.image_id == target['id']]
+        kept = [i for i in self.provider.instances(self.fleet) if i.state == STOPPED and i.image_id == target['id']]
         if kept:
             return 'blue_green'
         return 'rolling' if self.spec['strategy'] == 'canary' else self.spec['strategy']

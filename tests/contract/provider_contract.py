@@ -24,7 +24,9 @@ import time
 import pytest
 
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError
-from ansible_collections.immutable.infra.plugins.module_utils.provider import Instance, LockHeld, ProviderError
+from ansible_collections.immutable.infra.plugins.module_utils.provider import (
+    CHANGES, INSTANCE_STATES, Instance, LockHeld, ProviderError,
+)
 
 SERVICE_PORT = 8080
 CHECK = {'inter': 1, 'rise': 2, 'fall': 3, 'path': '/', 'status': 200}
@@ -133,8 +135,9 @@ class ProviderContract:
         # Oldest first: by revision, then creation time (Docker's is to the second), then name.
         assert [i.name for i in listed] == [i.name for i in sorted(listed, key=Instance.age_key)]
         assert listed[0].name == old.name
-        states = {old.name: 'running', new.name: 'exited', newer.name: 'running'}
+        states = {old.name: 'running', new.name: 'stopped', newer.name: 'running'}
         assert dict((i.name, i.state) for i in listed) == states
+        assert all(i.state in INSTANCE_STATES for i in listed)
         assert contract.names(contract.other_fleet) == [other.name]
         assert all(i.fleet == contract.fleet for i in contract.provider.instances(contract.fleet))
 
@@ -142,7 +145,7 @@ class ProviderContract:
         inst = contract.create()
         contract.provider.stop_instance(inst, contract.stop_timeout)
         stopped, = contract.provider.instances(contract.fleet)
-        assert (stopped.name, stopped.id, stopped.state, stopped.running) == (inst.name, inst.id, 'exited', False)
+        assert (stopped.name, stopped.id, stopped.state, stopped.running) == (inst.name, inst.id, 'stopped', False)
         # A stopped instance cannot be reached: no endpoint, no address.
         assert stopped.endpoint is None and stopped.address is None
         started = contract.provider.start_instance(stopped)
@@ -167,8 +170,8 @@ class ProviderContract:
         assert contract.provider.diff(inst) == []
         contract.write_file(inst, '/etc/contract-drift')
         changes = contract.provider.diff(inst)
-        assert {'Path': '/etc/contract-drift', 'Kind': 1} in changes
-        assert all(set(c) == {'Path', 'Kind'} and c['Kind'] in (0, 1, 2) for c in changes), changes
+        assert {'path': '/etc/contract-drift', 'change': 'added'} in changes
+        assert all(set(c) == {'path', 'change'} and c['change'] in CHANGES for c in changes), changes
         # Read-only: comparing changes nothing, and another instance is not affected.
         assert contract.provider.diff(inst) == changes
         assert contract.provider.diff(untouched) == []

@@ -51,6 +51,27 @@ LB_ROLL = 'lb_roll'
 FILESYSTEM_DIFF = 'filesystem_diff'
 CAPABILITIES = (WEIGHTED_TRAFFIC, TRAFFIC_COUNTERS, STAGED_SWITCH, KEEP_STOPPED, LB_ROLL, FILESYSTEM_DIFF)
 
+# Instance states, one vocabulary for every provider (``Instance.state``); the engine's own word is
+# ``Instance.engine_state``. The fleet code compares these words only.
+# Not running and not finished either: created and never started, restarting, paused, being removed. Never
+# started again by the fleet code: replaced.
+PENDING = 'pending'
+# Running: it has an endpoint and an address.
+RUNNING = 'running'
+# Ended cleanly: exited with code 0 or by a stop signal (a stop by the provider, or by hand). A stopped instance
+# of an earlier revision is kept for an instant rollback (blue/green) and may be started again.
+STOPPED = 'stopped'
+# Ended badly: crashed (exited with another code), killed for lack of memory, or dead in the engine. Never
+# started again: replaced.
+FAILED = 'failed'
+INSTANCE_STATES = (PENDING, RUNNING, STOPPED, FAILED)
+
+# A filesystem change of ``diff(instance)``: ``{'path': str, 'change': ADDED | CHANGED | DELETED}``.
+ADDED = 'added'
+CHANGED = 'changed'
+DELETED = 'deleted'
+CHANGES = (ADDED, CHANGED, DELETED)
+
 
 class ProviderError(Exception):
     """The provider could not do what was asked; the message names the object and the engine's answer."""
@@ -82,13 +103,14 @@ def provider_name(provider):
 class Instance:
     """One instance of a fleet.
 
-    ``state`` is the provider's word (``running``, ``exited``, ``created``...); ``endpoint`` is the
-    ``(host, port)`` where the controller reaches the service port (None when not running); ``address`` the
-    ``(ip, port)`` where the load balancer reaches it.
+    ``state`` is one of ``INSTANCE_STATES`` (pending, running, stopped, failed), whatever the provider;
+    ``engine_state`` the provider's own word for it (Docker: ``created``, ``exited``...; None when the provider
+    has none), for messages only. ``endpoint`` is the ``(host, port)`` where the controller reaches the service
+    port (None when not running); ``address`` the ``(ip, port)`` where the load balancer reaches it.
     """
 
     def __init__(self, name, id, fleet, revision, version, image_id, service_port, state, endpoint=None,
-                 address=None, created=None, labels=None):
+                 address=None, created=None, labels=None, engine_state=None):
         self.name = name
         self.id = id
         self.fleet = fleet
@@ -101,10 +123,17 @@ class Instance:
         self.address = address
         self.created = created
         self.labels = labels or {}
+        self.engine_state = engine_state
 
     @property
     def running(self):
-        return self.state == 'running'
+        return self.state == RUNNING
+
+    def describe_state(self):
+        """``stopped``, or with the engine's word when it is another one: ``failed (exited)``."""
+        if self.engine_state and self.engine_state != self.state:
+            return '%s (%s)' % (self.state, self.engine_state)
+        return self.state
 
     def __repr__(self):
         return 'Instance(%s r%s %s %s)' % (self.name, self.revision, self.version, self.state)
@@ -122,6 +151,7 @@ class Instance:
             'image_id': self.image_id,
             'service_port': self.service_port,
             'state': self.state,
+            'engine_state': self.engine_state,
             'endpoint': '%s:%s' % self.endpoint if self.endpoint else None,
             'address': '%s:%s' % self.address if self.address else None,
             'created': self.created,
@@ -200,8 +230,8 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     def diff(self, instance):
-        """Read-only: the instance's filesystem changes against its image, ``[{'Path': str, 'Kind': int}]``
-        (Kind 0 changed, 1 added, 2 deleted)."""
+        """Read-only: the instance's filesystem changes against its image, ``[{'path': str, 'change': str}]``,
+        ``change`` one of ``CHANGES`` (added, changed, deleted); a changed folder is listed as changed."""
 
     def all_instances(self, include_stopped=False):
         """Read-only, for inventories: the instances of every fleet on the engine, whatever their repository, as

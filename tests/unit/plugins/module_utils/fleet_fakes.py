@@ -135,7 +135,7 @@ class FakeProvider(Provider):
 
     def stop_instance(self, instance, timeout):
         if instance.name in self.items:
-            self.items[instance.name].state = 'exited'
+            self.items[instance.name].state = 'stopped'
             self.calls.append(('stop', instance.name))
 
     def remove_instance(self, instance):
@@ -148,10 +148,10 @@ class FakeProvider(Provider):
         changes = self.changes.setdefault(self._item(instance, 'write into').name, [])
         parts = path.strip('/').split('/')
         for depth in range(1, len(parts)):
-            folder = {'Path': '/' + '/'.join(parts[:depth]), 'Kind': 0}
+            folder = {'path': '/' + '/'.join(parts[:depth]), 'change': 'changed'}
             if folder not in changes:
                 changes.append(folder)
-        changes.append({'Path': path, 'Kind': 1})
+        changes.append({'path': path, 'change': 'added'})
 
     def diff(self, instance):
         return [dict(c) for c in self.changes.get(self._item(instance, 'compare').name, [])]

@@ -73,7 +73,11 @@ class HealWorld(World):
         return sorted(n for n, i in self.provider.items.items() if i.state == 'running')
 
     def kill(self, name):
-        self.provider.items[name].state = 'exited'
+        self.provider.items[name].state = 'stopped'
+
+
+# Docker's diff kinds (the numbers the tests give), in the provider-neutral words DockerProvider.diff returns.
+KINDS = {0: 'changed', 1: 'added', 2: 'deleted'}
 
 
 class FakeDiff:
@@ -85,4 +89,4 @@ class FakeDiff:
 
     def __call__(self, instance):
         self.calls.append(instance.name)
-        return [{'Path': path, 'Kind': kind} for path, kind in self.changes.get(instance.name, [])]
+        return [{'path': path, 'change': KINDS[kind]} for path, kind in self.changes.get(instance.name, [])]
