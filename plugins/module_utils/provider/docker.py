@@ -97,7 +97,7 @@ def _signal_number(name):
     if text.isdigit():
         return int(text)
     try:
-        return int(signal.Signals(text if text.startswith('SIG') else 'SIG' + text))
+        return int(signal.Signals[text if text.startswith('SIG') else 'SIG' + text])
     except (KeyError, ValueError):
         return None
 
