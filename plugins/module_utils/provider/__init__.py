@@ -5,8 +5,10 @@
 
 A provider runs a fleet's *instances* (identical copies of one image, never changed once running) and its one
 *load balancer*, and keeps two small records in the engine itself: the fleet's *lock* (atomic create, so two
-controllers cannot change a fleet at once) and its *revision history*. The local Docker engine is the embedded
-default (``provider/docker.py``); Docker Swarm and AWS implement the same methods.
+controllers cannot change a fleet at once) and its *revision history*. Those are the ports of ``ports.py``
+(``Compute``, ``Traffic``, ``Records``; ``Probe`` for the health gate), which ``Provider`` composes. The local
+Docker engine is the embedded default (``provider/docker.py``, its load balancer's members through
+``provider/haproxy_traffic.py``); Docker Swarm and AWS implement the same ports.
 
 The engine only creates, starts, stops and removes instances; it never execs into, copies into or reconfigures
 one. Instances and load balancers are described by the plain classes below.
@@ -15,11 +17,13 @@ one. Instances and load balancers are described by the plain classes below.
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
-import abc
-
 # The label namespace and the labels images and instances share are defined once, in images.py.
 from ansible_collections.immutable.infra.plugins.module_utils.images import (  # noqa: F401 (re-exported)
     LABEL_FLEET, LABEL_PREFIX, LABEL_VERSION,
+)
+
+from ansible_collections.immutable.infra.plugins.module_utils.provider.ports import (  # noqa: F401 (re-exported)
+    Compute, HttpProbe, Probe, ProviderError, Records, Traffic, TrafficError,
 )
 
 LABEL_ROLE = LABEL_PREFIX + 'role'
@@ -71,10 +75,6 @@ ADDED = 'added'
 CHANGED = 'changed'
 DELETED = 'deleted'
 CHANGES = (ADDED, CHANGED, DELETED)
-
-
-class ProviderError(Exception):
-    """The provider could not do what was asked; the message names the object and the engine's answer."""
 
 
 class LockHeld(ProviderError):
@@ -197,8 +197,10 @@ class LoadBalancer:
         }
 
 
-class Provider(abc.ABC):
-    """What the fleet engine needs from an instance provider. Every method raises ProviderError.
+class Provider(Compute, Traffic, Records):
+    """What the fleet engine needs from an instance provider: the ports ``Compute`` (instances), ``Traffic`` (the
+    load balancer and its members) and ``Records`` (lock, history) of ``provider/ports.py``, in one object. Every
+    method raises ProviderError.
 
     ``name`` is the provider's name in the registry (``provider/registry.py``, the ``provider`` option);
     ``capabilities`` the frozenset of the ``CAPABILITIES`` it has (none unless it says so).
@@ -207,95 +209,7 @@ class Provider(abc.ABC):
     name = None
     capabilities = frozenset()
 
-    # Instances ------------------------------------------------------------------------------------------
-    @abc.abstractmethod
-    def instances(self, fleet):
-        """Every instance of ``fleet``, whatever its state, as ``Instance`` objects."""
-
-    @abc.abstractmethod
-    def create_instance(self, fleet, image_id, version, revision, service_port):
-        """Create and start one instance of ``image_id``; returns it running, with endpoint and address."""
-
-    @abc.abstractmethod
-    def start_instance(self, instance):
-        """Start a stopped instance (kept for a fast rollback); returns it refreshed."""
-
-    @abc.abstractmethod
-    def stop_instance(self, instance, timeout):
-        """Stop an instance, letting it finish for up to ``timeout`` seconds."""
-
-    @abc.abstractmethod
-    def remove_instance(self, instance):
-        """Remove an instance for good (stopping it first if needed); a missing one is not an error."""
-
-    @abc.abstractmethod
-    def diff(self, instance):
-        """Read-only: the instance's filesystem changes against its image, ``[{'path': str, 'change': str}]``,
-        ``change`` one of ``CHANGES`` (added, changed, deleted); a changed folder is listed as changed."""
-
-    def all_instances(self, include_stopped=False):
-        """Read-only, for inventories: the instances of every fleet on the engine, whatever their repository, as
-        ``Instance`` objects (running ones only unless ``include_stopped``). ``endpoint`` and ``address`` may be
-        None: only the names, fleet, revision, version, image and state are needed."""
-        raise ProviderError('provider %s cannot list the instances of every fleet' % provider_name(self))
-
-    def connection_vars(self, instance):
-        """The host variables Ansible needs to connect into ``instance`` (connection plugin, host), for
-        inventories."""
-        raise ProviderError('provider %s cannot say how to connect to its instances' % provider_name(self))
-
-    # Load balancer --------------------------------------------------------------------------------------
-    @abc.abstractmethod
-    def load_balancer(self, fleet):
-        """The fleet's ``LoadBalancer`` or None."""
-
-    @abc.abstractmethod
-    def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port, servers=None, check=None):
-        """Create and start the fleet's load balancer listening on ``listen_host:listen_port``, serving from its
-        first request with ``servers`` (``[{name, address, port, weight}]``, health-checked with ``check`` =
-        dict(inter, rise, fall)) already in its backend."""
-
-    @abc.abstractmethod
-    def remove_load_balancer(self, fleet):
-        """Remove the fleet's load balancer; a missing one is not an error."""
-
-    def start_next_load_balancer(self, fleet, image_id, version, servers=None, check=None):
-        """Start a new load balancer of ``image_id`` beside the running one (``can_roll``), on the same listen
-        address and sharing its listening socket, seeded like ``create_load_balancer``; returns it (its ``api``
-        is its own). The running one keeps serving until ``finish_load_balancer_roll``."""
-        raise ProviderError('this provider cannot replace a running load balancer')
-
-    def finish_load_balancer_roll(self, fleet, timeout):
-        """Soft-stop the old load balancer (it finishes its requests, within ``timeout`` seconds) and make the
-        one ``start_next_load_balancer`` started the fleet's load balancer; returns it."""
-        raise ProviderError('this provider cannot replace a running load balancer')
-
-    # Records kept in the engine ---------------------------------------------------------------------------
-    @abc.abstractmethod
-    def acquire_lock(self, fleet, holder):
-        """Take the fleet's lock atomically, labelled with ``holder`` (a dict of strings); LockHeld when taken."""
-
-    @abc.abstractmethod
-    def lock_holder(self, fleet):
-        """The holder dict of the fleet's lock, or None when unlocked."""
-
-    @abc.abstractmethod
-    def release_lock(self, fleet, token=None):
-        """Release the lock (only when its holder has ``token``, unless token is None: break it)."""
-
-    @abc.abstractmethod
-    def read_history(self, fleet):
-        """The fleet's revision history: a list of dicts, oldest first ([] when none)."""
-
-    @abc.abstractmethod
-    def write_history(self, fleet, entries):
-        """Replace the fleet's revision history with ``entries``."""
-
-    # Fleets -------------------------------------------------------------------------------------------------
-    @abc.abstractmethod
-    def fleets(self):
-        """Names of the fleets that have anything on this provider."""
-
-    @abc.abstractmethod
-    def forget(self, fleet):
-        """Remove what is left of a fleet once its instances and load balancer are gone (network, history)."""
+    def probe(self):
+        """The provider's own health check of an instance (a ``ports.Probe``), or None: the fleet engine then uses
+        the controller's (``ports.HttpProbe``)."""
+        return None

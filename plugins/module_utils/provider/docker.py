@@ -40,6 +40,7 @@ from ansible_collections.immutable.infra.plugins.module_utils.haproxy import che
 from ansible_collections.immutable.infra.plugins.module_utils.images import (
     LABEL_BAKE_CONTAINER, LABEL_STOP_SIGNAL, DockerImageStore, docker_client,
 )
+from ansible_collections.immutable.infra.plugins.module_utils.provider.haproxy_traffic import HAProxyTraffic
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
     ADDED, CAPABILITIES, CHANGED, DELETED, FAILED, LABEL_FLEET, LABEL_IMAGE_ID, LABEL_LISTEN, LABEL_PREFIX, LABEL_REPOSITORY, LABEL_REVISION, LABEL_ROLE,
     LABEL_SERVICE_PORT,
@@ -151,10 +152,14 @@ def _int(text, default=0):
         return default
 
 
-class DockerProvider(Provider):
+class DockerProvider(HAProxyTraffic, Provider):
     """Fleets on one Docker engine. ``client`` is a ``docker.DockerClient``; ``repository`` prefixes the tags
     of the record images (history and lock marker); ``docker_host`` is the engine's URL when it is not the
-    default one (inventories pass it on to the connection plugin)."""
+    default one (inventories pass it on to the connection plugin).
+
+    One object for the three ports: ``Compute`` and ``Records`` are containers and images of the engine, the
+    ``Traffic`` port's load balancer is containers too (below), and its members are HAProxy's, through the runtime
+    API the holder publishes (``HAProxyTraffic``)."""
 
     name = 'docker'
     # Every capability: HAProxy weights, counters and runtime API, kept stopped containers, the load balancer's

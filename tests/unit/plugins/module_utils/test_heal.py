@@ -7,7 +7,6 @@ import pytest
 
 from ansible_collections.immutable.infra.plugins.module_utils import heal
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError
-from ansible_collections.immutable.infra.plugins.module_utils.haproxy import parse_stat_csv
 from ansible_collections.immutable.infra.plugins.module_utils.provider import Instance
 
 from fleet_fakes import LB_IMAGE, make_spec, target
@@ -423,13 +422,6 @@ def test_plan_heal_with_a_dead_load_balancer_ignores_its_servers():
     assert plan['readmit'] == ['a', 'b'] and plan['stray_servers'] == []
     assert [(r['name'], r['reason']) for r in plan['replace']] == [('c', 'exited')]
     assert plan['create'] == 1
-
-
-def test_lb_down_for_reads_status_and_lastchg():
-    rows = parse_stat_csv('# pxname,svname,status,lastchg\nbe_app,a,UP,100\nbe_app,b,DOWN,42\n'
-                          'be_app,c,DOWN 1/2,7\nbe_app,d,UP 1/3,0\nbe_app,BACKEND,UP,9\nother,e,DOWN,5\n'
-                          'be_app,f,DOWN,\n')
-    assert heal.lb_down_for(rows, 'be_app') == {'b': 42, 'c': 7, 'f': 0}
 
 
 def test_fleet_revision_takes_the_last_success_and_the_instances_revision():
