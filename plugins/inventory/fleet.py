@@ -42,7 +42,7 @@ options:
     elements: str
     default: []
   include_stopped:
-    description: Also list instances that are not running (exited, created).
+    description: Also list instances that are not running (C(stopped), C(failed), C(pending)).
     type: bool
     default: false
 requirements:
