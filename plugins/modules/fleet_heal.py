@@ -15,8 +15,8 @@ description:
   - Reconciles a fleet with its current revision, the image of the newest successful entry of its revision
     history (kept in the engine by M(immutable.infra.fleet_rollout)).
   - Replaced - instances of that image that are not running (C(stopped), C(failed) or C(pending): exited, killed,
-    never started, paused); running instances outside normal service (drained, staged at weight 0, left by an interrupted step, or not in the load balancer
-    and failing their health check); instances in service that have failed their health check for
+    never started, paused); running instances outside normal service (drained, staged at weight 0, left by an
+    interrupted step, or not in the load balancer and failing their health check); instances in service that have failed their health check for
     O(unhealthy_after) seconds. Missing instances (fewer healthy ones than the spec's C(instances)) are created.
     Load-balancer servers without an instance are deleted.
   - Put back - running instances of that image that the load balancer lost (it was restarted) and that answer
