@@ -16,8 +16,9 @@ description:
     history (kept in the engine by M(immutable.infra.fleet_rollout)).
   - Replaced - instances of that image that are not running (C(stopped), C(failed) or C(pending): exited, killed,
     never started, paused); running instances outside normal service (drained, staged at weight 0, left by an
-    interrupted step, or not in the load balancer and failing their health check); instances in service that have failed their health check for
-    O(unhealthy_after) seconds. Missing instances (fewer healthy ones than the spec's C(instances)) are created.
+    interrupted step, or not in the load balancer and failing their health check); instances in service that
+    have failed their health check for O(unhealthy_after) seconds. Missing instances (fewer healthy ones than the
+    spec's C(instances)) are created.
     Load-balancer servers without an instance are deleted.
   - Put back - running instances of that image that the load balancer lost (it was restarted) and that answer
     their health check go back into it, up to the spec's C(instances); they are not replaced.
