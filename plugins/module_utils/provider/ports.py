@@ -51,6 +51,11 @@ class TrafficError(ProviderError):
     """The load balancer could not be reached or refused a change to its members; the message has its answer."""
 
 
+def _name(port):
+    """A provider's registry name (its class name when it has none), for messages."""
+    return getattr(port, 'name', None) or type(port).__name__
+
+
 class Compute(abc.ABC):
     """A fleet's instances: identical copies of one image, created, started, stopped and removed, never changed."""
 
@@ -84,12 +89,12 @@ class Compute(abc.ABC):
         """Read-only, for inventories: the instances of every fleet on the engine, whatever their repository, as
         ``Instance`` objects (running ones only unless ``include_stopped``). ``endpoint`` and ``address`` may be
         None: only the names, fleet, revision, version, image and state are needed."""
-        raise ProviderError('provider %s cannot list the instances of every fleet' % (getattr(self, 'name', None) or type(self).__name__))
+        raise ProviderError('provider %s cannot list the instances of every fleet' % _name(self))
 
     def connection_vars(self, instance: 'Instance') -> typing.Dict[str, str]:
         """The host variables Ansible needs to connect into ``instance`` (connection plugin, host), for
         inventories."""
-        raise ProviderError('provider %s cannot say how to connect to its instances' % (getattr(self, 'name', None) or type(self).__name__))
+        raise ProviderError('provider %s cannot say how to connect to its instances' % _name(self))
 
 
 class Traffic(abc.ABC):
