@@ -14,7 +14,7 @@ author: immutable.infra contributors (@immutable-infra)
 description:
   - Reconciles a fleet with its current revision, the image of the newest successful entry of its revision
     history (kept in the engine by M(immutable.infra.fleet_rollout)).
-  - Replaced - instances of that image that are not running (C(stopped), C(failed) or C(pending): exited, killed,
+  - Replaced - instances of that image that are not running (C(stopped), C(failed) or C(pending) - exited, killed,
     never started, paused); running instances outside normal service (drained, staged at weight 0, left by an
     interrupted step, or not in the load balancer and failing their health check); instances in service that
     have failed their health check for O(unhealthy_after) seconds. Missing instances (fewer healthy ones than the
