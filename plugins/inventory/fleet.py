@@ -42,7 +42,7 @@ options:
     elements: str
     default: []
   include_stopped:
-    description: Also list instances that are not running (exited, created).
+    description: Also list instances that are not running (C(stopped), C(failed), C(pending)).
     type: bool
     default: false
 requirements:
@@ -109,6 +109,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             'immutable_version': instance.version,
             'immutable_image_id': instance.image_id,
             'immutable_instance_state': instance.state,
+            'immutable_engine_state': instance.engine_state,
             'immutable_container_id': instance.id,
         })
         for key, value in hostvars.items():

@@ -17,8 +17,8 @@ import posixpath
 DEFAULT_RUNTIME_PATHS = ('/tmp', '/var/tmp', '/run', '/var/run', '/var/log', '/var/cache', '/var/lib/nginx',
                          '/proc', '/sys', '/dev')
 
-# The engine's diff kinds (Docker: 0 changed, 1 added, 2 deleted).
-KINDS = {0: 'changed', 1: 'added', 2: 'deleted'}
+# The change words of a provider's ``diff(instance)`` (``provider.CHANGES``).
+CHANGES = ('added', 'changed', 'deleted')
 
 
 class DriftError(ValueError):
@@ -47,11 +47,12 @@ def is_runtime_path(path, runtime_paths):
 def filesystem_changes(diff, runtime_paths):
     """Changes outside the runtime paths, as ``{'added': [...], 'changed': [...], 'deleted': [...]}``.
 
-    ``diff`` is the engine's list of ``{'Path': str, 'Kind': int}``. A changed directory is only reported when
-    nothing under it is reported, since the engine marks every parent of a changed file as changed too.
+    ``diff`` is the provider's list of ``{'path': str, 'change': 'added' | 'changed' | 'deleted'}``. A changed
+    directory is only reported when nothing under it is reported, since the engine marks every parent of a changed
+    file as changed too.
     """
-    result = {'added': [], 'changed': [], 'deleted': []}
-    entries = [(entry['Path'], KINDS.get(entry['Kind'], 'changed')) for entry in diff or []]
+    result = dict((change, []) for change in CHANGES)
+    entries = [(entry['path'], entry['change'] if entry['change'] in CHANGES else 'changed') for entry in diff or []]
     all_paths = set(path for path, kind in entries)
     for path, kind in entries:
         if is_runtime_path(path, runtime_paths):

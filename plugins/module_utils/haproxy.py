@@ -57,8 +57,9 @@ def parse_stat_csv(text):
 def server_stats(rows, backend):
     """Per-server counters of ``backend`` from parsed ``show stat`` rows.
 
-    ``{name: {status, weight, scur, responses, errors, hrsp_5xx, eresp, rtime, check_status, addr, chkdown}}``
-    (``chkdown``: how many times HAProxy saw the server go from up to down);
+    ``{name: {status, weight, scur, responses, errors, hrsp_5xx, eresp, rtime, check_status, addr, chkdown,
+    down_for}}`` (``chkdown``: how many times HAProxy saw the server go from up to down; ``down_for``: the seconds
+    since its last UP/DOWN transition, ``lastchg``, when its checks see it DOWN, else None);
     ``responses`` counts every HTTP response of the server, ``errors`` its 5xx plus broken responses.
     """
     servers = {}
@@ -78,8 +79,16 @@ def server_stats(rows, backend):
             'check_status': row.get('check_status', ''),
             'addr': row.get('addr', ''),
             'chkdown': _int(row.get('chkdown')),
+            'down_for': max(0, _int(row.get('lastchg'))) if str(row.get('status', '')).startswith('DOWN') else None,
         }
     return servers
+
+
+def down_for(rows, backend):
+    """``{server: seconds}`` for the servers of ``backend`` that HAProxy's own checks see DOWN, from parsed
+    ``show stat`` rows: ``lastchg`` is the seconds since the server's last UP/DOWN transition."""
+    return dict((name, server['down_for']) for name, server in server_stats(rows, backend).items()
+                if server['down_for'] is not None)
 
 
 def parse_servers_state(text):

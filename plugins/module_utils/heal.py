@@ -6,8 +6,8 @@
 The fleet *revision* is the image of the newest ``succeeded`` entry of the fleet's revision history (kept in the
 engine by the rollout). Heal reconciles the fleet with it:
 
-- an instance of that image that is not running is replaced: ``exited`` (exited, killed, dead) or ``not_running``
-  (never started, paused, restarting);
+- an instance of that image that is not running is replaced: ``exited`` (state ``stopped`` or ``failed``) or
+  ``not_running`` (``pending``: never started, paused, restarting);
 - a running instance outside normal service (not in the load balancer, drained, staged at weight 0) is a
   leftover of an interrupted step: it is replaced;
 - a running instance in service that has failed its health check for ``unhealthy_after`` seconds is replaced
@@ -29,9 +29,10 @@ Unhealthy for how long, without state on the controller
 Two witnesses, both outside the controller, so a scheduled run on any controller (or a restarted one) reaches
 the same verdict:
 
-1. The load balancer's record. HAProxy health-checks every server every ``health.interval`` seconds and keeps,
-   per server, its status and ``lastchg``, the seconds since its last UP/DOWN transition (``show stat``). A
-   server HAProxy sees DOWN has been failing for at least ``lastchg`` seconds.
+1. The load balancer's record. It health-checks every member every ``health.interval`` seconds and the traffic
+   port's counters give, per member it sees down, ``down_for``: the seconds since it went down (HAProxy:
+   ``lastchg`` of ``show stat`` for a server whose status is DOWN). Such a member has been failing at least that
+   long.
 2. This run's own checks. An instance that fails the controller's check (GET ``health.path`` on its published
    port) while HAProxy has not declared it down yet is watched, one check per ``health.interval``, for what is
    left of ``unhealthy_after``; a single good answer (and HAProxy seeing it up) clears it. The watch is bounded
@@ -46,8 +47,9 @@ from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import NORMAL_WEIGHT, FleetError
-from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError, parse_stat_csv
-from ansible_collections.immutable.infra.plugins.module_utils.provider import Instance, ProviderError
+from ansible_collections.immutable.infra.plugins.module_utils.provider import (
+    FAILED, STOPPED, Instance, ProviderError, TrafficError,
+)
 from ansible_collections.immutable.infra.plugins.module_utils.rollout import (
     StepFailed, holder_alive, in_parallel, last_succeeded, running_revision,
 )
@@ -105,21 +107,6 @@ def serving_beyond(history, entry, instances):
     return later[image_id], names
 
 
-def lb_down_for(rows, backend):
-    """``{server: seconds}`` for the servers of ``backend`` that HAProxy's own checks see DOWN, from parsed
-    ``show stat`` rows: ``lastchg`` is the seconds since the server's last UP/DOWN transition."""
-    down = {}
-    for row in rows:
-        if row.get('pxname') != backend or row.get('svname') in ('FRONTEND', 'BACKEND'):
-            continue
-        if str(row.get('status', '')).startswith('DOWN'):
-            try:
-                down[row['svname']] = max(0, int(row.get('lastchg') or 0))
-            except ValueError:
-                down[row['svname']] = 0
-    return down
-
-
 def in_service(server):
     """Why a load-balancer server is not in normal service (None when it is: ready at the normal weight).
     Whether it is up is the health verdict's business."""
@@ -160,10 +147,11 @@ def plan_heal(instances, servers, target_id, desired, verdicts, force=None, lb=N
 
     for inst in sorted(instances, key=Instance.age_key):
         if not inst.running:
-            if inst.state == 'exited' and inst.image_id != target_id:
+            if inst.state == STOPPED and inst.image_id != target_id:
                 plan['kept'].append(inst.name)
             else:
-                bad(inst, 'exited' if inst.state in ('exited', 'dead') else 'not_running', 'state %s' % inst.state)
+                bad(inst, 'exited' if inst.state in (STOPPED, FAILED) else 'not_running',
+                    'state %s' % inst.describe_state())
             continue
         if inst.name in force:
             bad(inst, 'drifted', force[inst.name])
@@ -200,7 +188,7 @@ def plan_heal(instances, servers, target_id, desired, verdicts, force=None, lb=N
 
 # The healer ---------------------------------------------------------------------------------------------------
 class Healer:
-    """Heal one fleet with a ``FleetEngine`` (its provider, load balancer API, HTTP probe, clock and lock).
+    """Heal one fleet with a ``FleetEngine`` (its provider's ports, its probe, clock and lock).
 
     ``unhealthy_after``: seconds an instance must have failed its health check before it is replaced; ``watch``:
     watch failing instances within this run (bounded by ``unhealthy_after``), or judge on the load balancer's
@@ -230,12 +218,13 @@ class Healer:
 
     def lb_down_for(self):
         """The load balancer's record of the servers it sees DOWN and for how long (``{}`` when unreadable)."""
-        api = self.engine.lb_api()
-        if api is None:
+        lb = self.engine.running_lb()
+        if lb is None:
             return {}
         try:
-            return lb_down_for(parse_stat_csv(api.execute('show stat %s 4 -1' % api.backend)), api.backend)
-        except HAProxyError as exc:
+            return dict((name, counters['down_for']) for name, counters in self.engine.provider.counters(lb).items()
+                        if counters.get('down_for') is not None)
+        except TrafficError as exc:
             self.engine.warn('cannot read how long servers have been down from the load balancer: %s' % exc)
             return {}
 
@@ -288,10 +277,10 @@ class Healer:
         while pending:
             self.engine.sleep(min(interval, max(0.05, min(since[n] + self.unhealthy_after - clock()
                                                           for n in pending))))
-            api = self.engine.lb_api()
+            lb = self.engine.running_lb()
             try:
-                servers = api.servers() if api else {}
-            except HAProxyError:
+                servers = self.engine.provider.members(lb) if lb else {}
+            except TrafficError:
                 servers = {}
             for name in list(pending):
                 ok, answer = self.check(by_name[name])
@@ -470,7 +459,7 @@ class Healer:
                 created = []
                 raise
             engine.retire(bad, keep=False)
-        except (StepFailed, ProviderError, HAProxyError) as exc:
+        except (StepFailed, ProviderError) as exc:
             engine.log('FAILED: %s' % exc)
             result.update(changed=bool(created or plan['stray_servers']), outcome='failed',
                           created=[i.name for i in created], instances=self.engine.instances_now())
@@ -494,10 +483,10 @@ class Healer:
         return result
 
     def delete_servers(self, names):
-        """Delete load-balancer servers whose instance is gone (maint, then del, retried while connected)."""
+        """Remove load-balancer members whose instance is gone (``Traffic.remove_member``)."""
         if not names:
             return
-        api = self.engine.lb_api()
+        lb = self.engine.running_lb()
         for name in names:
-            self.engine.delete_server(api, name)
+            self.engine.remove_member(name, lb)
             self.engine.log('deleted load-balancer server %s (its instance is gone)' % name)

@@ -3,10 +3,11 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The fleet engine: roll a fleet from one image to the next without touching a running instance.
 
-``FleetEngine`` works through three narrow interfaces: a ``Provider`` (instances, load balancer, lock and
-history records), the load balancer's ``RuntimeAPI`` (servers in and out) and an HTTP probe the controller
-uses to health-check an instance on its published port. Everything it does to a fleet is one of: create,
-start, stop or remove an instance; add, drain, re-weight or delete a load-balancer server.
+``FleetEngine`` works through the provider ports (``provider/ports.py``): ``Compute`` (instances), ``Traffic``
+(the load balancer and its members), ``Records`` (lock and history), all three in the ``Provider``, and a
+``Probe``, the health check of an instance (the controller's GET on its published port unless the provider has
+its own). Everything it does to a fleet is one of: create, start, stop or remove an instance; add, drain,
+re-weight or remove a load-balancer member.
 
 The building blocks are public so heal and drift reuse them under the same lock:
 
@@ -31,11 +32,6 @@ import socket
 import time
 import uuid
 
-try:
-    import http.client as http_client
-except ImportError:  # pragma: no cover - Python 2 is not supported on the controller
-    http_client = None
-
 from ansible_collections.immutable.infra.plugins.module_utils import catalog_resolve
 from ansible_collections.immutable.infra.plugins.module_utils.catalog_resolve import (
     FAILED, STATUSES, UNVERIFIED, VERIFIED, ResolveError, image_status,
@@ -43,10 +39,13 @@ from ansible_collections.immutable.infra.plugins.module_utils.catalog_resolve im
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import (
     NORMAL_WEIGHT, FleetError, analyse_canary, canary_weights, check_capabilities, plan_rolling, rolling_limits,
 )
-from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError, RuntimeAPI
 from ansible_collections.immutable.infra.plugins.module_utils.images import ImageStoreError
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
-    LB_ROLL, Instance, LockHeld, ProviderError, describe_holder, provider_name,
+    LB_ROLL, RUNNING, STOPPED, Instance, LockHeld, ProviderError, TrafficError, describe_holder, provider_name,
+)
+# http_status: the controller's GET, the default probe (re-exported here, where callers have always found it).
+from ansible_collections.immutable.infra.plugins.module_utils.provider.ports import (  # noqa: F401
+    HttpProbe, http_status,
 )
 
 OUTCOMES = ('in_progress', 'succeeded', 'rolled_back', 'failed', 'interrupted')
@@ -85,20 +84,6 @@ def in_parallel(func, items, workers=8):
 
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def http_status(host, port, path, timeout):
-    """``(status, None)`` of GET http://host:port/path, or ``(None, error)`` when nothing usable came back."""
-    conn = http_client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        conn.request('GET', path, headers={'Connection': 'close', 'User-Agent': 'immutable.infra-health'})
-        response = conn.getresponse()
-        response.read()
-        return response.status, None
-    except (OSError, http_client.HTTPException) as exc:
-        return None, '%s: %s' % (type(exc).__name__, exc)
-    finally:
-        conn.close()
 
 
 def _proc_stat(pid):
@@ -270,8 +255,8 @@ def classify(state, target_id, service_port, desired, current_image=None):
     for inst in state.instances:
         if inst.running:
             continue
-        if inst.state != 'exited' or inst.image_id in serving_images:
-            # Never started, or a crashed copy of an image that serves: replaced, never restarted.
+        if inst.state != STOPPED or inst.image_id in serving_images:
+            # Never started, failed (crashed), or a stopped copy of an image that serves: replaced, never restarted.
             out.dead.append(inst)
         elif matches(inst):
             out.reusable.append(inst)
@@ -294,28 +279,31 @@ def keep_stopped(stopped, keep_revisions):
 class FleetEngine:
     """Rollouts, rollbacks and the building blocks heal and drift reuse, for one fleet.
 
-    ``spec`` is a resolved fleet spec (``fleet.resolve_spec``). ``http``, ``sleep``, ``clock``, ``now`` and
-    ``lb_factory`` are injectable for tests.
+    ``spec`` is a resolved fleet spec (``fleet.resolve_spec``). ``probe`` is the health check of an instance (a
+    ``ports.Probe``; default: the provider's own, else the controller's GET, ``ports.HttpProbe``); ``http`` a
+    function ``(host, port, path, timeout) -> (status, error)`` to use as the controller's GET instead. ``sleep``,
+    ``clock`` and ``now`` are injectable for tests.
     """
 
-    def __init__(self, provider, fleet, spec=None, http=http_status, sleep=time.sleep, clock=time.monotonic,
-                 now=utcnow, lb_factory=None, hostname=None, pid=None):
+    def __init__(self, provider, fleet, spec=None, http=None, sleep=time.sleep, clock=time.monotonic,
+                 now=utcnow, probe=None, hostname=None, pid=None):
         self.provider = provider
         self.fleet = fleet
         self.spec = spec
-        self.http = http
+        if probe is None and http is None:
+            probe = provider.probe()
+        self.probe = probe or HttpProbe(http or http_status)
+        # The health check every building block asks: (status, error) of one instance.
+        self.http = self.probe.check
         self.sleep = sleep
         self.clock = clock
         self.now = now
-        self.lb_factory = lb_factory or (lambda lb: RuntimeAPI(lb.api[0], lb.api[1]))
         self.hostname = hostname or socket.gethostname()
         self.pid = pid or os.getpid()
         self.events = []
         self.warnings = []
         self.analysis = None
         self._t0 = clock()
-        self._api = None
-        self._api_lb_id = None
         self._initial_serving = set()
         self.lock_broken = False
         self._watched = {}
@@ -329,26 +317,21 @@ class FleetEngine:
         self.log('warning: ' + message)
 
     # Observation --------------------------------------------------------------------------------------------
-    def lb_api(self, lb=None):
-        """The runtime API of the fleet's running load balancer (None when there is none)."""
+    def running_lb(self, lb=None):
+        """The fleet's load balancer (``lb``, else the provider's) when its members can be read and changed, else
+        None (there is none, or it does not run)."""
         if lb is None:
             lb = self.provider.load_balancer(self.fleet)
-        if lb is None or not lb.running or not lb.api:
-            return None
-        if self._api is None or self._api_lb_id != lb.id:
-            self._api = self.lb_factory(lb)
-            self._api_lb_id = lb.id
-        return self._api
+        return lb if self.provider.reachable(lb) else None
 
     def observe(self):
         instances = self.provider.instances(self.fleet)
         lb = self.provider.load_balancer(self.fleet)
         servers = {}
-        api = self.lb_api(lb)
-        if api is not None:
+        if self.running_lb(lb) is not None:
             try:
-                servers = api.servers()
-            except HAProxyError as exc:
+                servers = self.provider.members(lb)
+            except TrafficError as exc:
                 raise FleetError('the load balancer %s of fleet %s is running but its runtime API does not answer '
                                  '(%s); look at its logs (docker logs %s)' % (lb.name, self.fleet, exc, lb.name))
         return FleetState(instances, lb, servers, self.provider.read_history(self.fleet),
@@ -472,10 +455,9 @@ class FleetEngine:
             self.log('created load balancer %s (lb %s) on %s%s' % (
                 lb.name, lb_image['version'], self.spec['listen'],
                 ' serving %s from the start' % ', '.join(i.name for i in members) if members else ''))
-        api = self.lb_api(lb)
-        if api is None:
+        if self.running_lb(lb) is None:
             raise FleetError('the load balancer of fleet %s has no published runtime API port' % self.fleet)
-        api.wait_ready(timeout=20, sleep=self.sleep, clock=self.clock)
+        self.provider.wait_ready(lb, timeout=20, sleep=self.sleep, clock=self.clock)
         return lb
 
     def provision(self, target, revision, count, reuse=True):
@@ -508,7 +490,7 @@ class FleetEngine:
         if reuse:
             try:
                 reusable = [i for i in self.provider.instances(self.fleet)
-                            if i.state == 'exited' and i.image_id == target['id']
+                            if i.state == STOPPED and i.image_id == target['id']
                             and i.service_port == self.spec['service_port']]
             except ProviderError as exc:
                 raise StepFailed(str(exc))
@@ -548,11 +530,12 @@ class FleetEngine:
             if not pending:
                 break
             if trouble:
-                states = dict((i.name, i.state) for i in self.provider.instances(self.fleet))
+                states = dict((i.name, i) for i in self.provider.instances(self.fleet))
                 for inst in pending:
-                    if states.get(inst.name) != 'running':
+                    now = states.get(inst.name)
+                    if now is None or not now.running:
                         raise StepFailed('health gate: instance %s (%s) is %s, not running'
-                                         % (inst.name, inst.version, states.get(inst.name, 'gone')))
+                                         % (inst.name, inst.version, now.describe_state() if now else 'gone'))
             if self.clock() >= deadline:
                 inst = pending[0]
                 raise StepFailed('health gate: instance %s (%s) did not answer GET %s with %d %d time(s) in a row '
@@ -571,23 +554,19 @@ class FleetEngine:
         health checks, and wait until HAProxy sees them up."""
         if not instances:
             return
-        api = self.lb_api()
-        if api is None:
+        lb = self.running_lb()
+        if lb is None:
             raise StepFailed('the load balancer of fleet %s is not running' % self.fleet)
         health = self.spec['health']
-        check = self.lb_check()
+        missing = [i.name for i in instances if not i.address]
+        if missing:
+            raise StepFailed('instance %s has no address on the fleet network' % missing[0])
         try:
-            existing = api.show_servers_state()
-            for inst in instances:
-                if inst.name in existing:
-                    self.delete_server(api, inst.name)
-                if not inst.address:
-                    raise StepFailed('instance %s has no address on the fleet network' % inst.name)
-                api.add_server(inst.name, inst.address[0], inst.address[1], weight, check)
-            api.apply([('state', i.name, 'ready') for i in instances])
+            self.provider.add_members(lb, [{'name': i.name, 'address': i.address[0], 'port': i.address[1]}
+                                           for i in instances], weight, self.lb_check(), sleep=self.sleep)
             deadline = self.clock() + (health['healthy_threshold'] + 1) * health['interval'] + 5
             while True:
-                servers = api.servers()
+                servers = self.provider.members(lb)
                 down = [i.name for i in instances if not (servers.get(i.name) or {}).get('up')]
                 if not down:
                     break
@@ -595,7 +574,7 @@ class FleetEngine:
                     raise StepFailed('the load balancer does not see %s up (check: %s)' % (
                         ', '.join(down), ', '.join(str((servers.get(n) or {}).get('check_status')) for n in down)))
                 self.sleep(0.2)
-        except HAProxyError as exc:
+        except TrafficError as exc:
             raise StepFailed(str(exc))
         self.log('into the load balancer at weight %d: %s' % (weight, ', '.join(i.name for i in instances)))
 
@@ -610,21 +589,9 @@ class FleetEngine:
             raise
         return instances
 
-    def delete_server(self, api, name):
-        """maint + del server, retried while HAProxy still holds connections to it."""
-        api.set_state(name, 'maint')
-        for attempt in range(25):
-            try:
-                api.del_server(name)
-                return
-            except HAProxyError as exc:
-                if 'No such server' in str(exc):
-                    return
-                if attempt == 24:
-                    raise
-                if attempt == 5:
-                    api.shutdown_sessions(name)
-                self.sleep(0.2)
+    def remove_member(self, name, lb=None):
+        """Take ``name`` out of the running load balancer for good (``Traffic.remove_member``)."""
+        self.provider.remove_member(lb or self.running_lb(), name, sleep=self.sleep)
 
     def retire(self, instances, keep=False):
         """Take instances out of service: drain in the load balancer (up to ``drain_timeout`` for their
@@ -633,15 +600,13 @@ class FleetEngine:
             return
         for inst in instances:
             self._watched.pop(inst.name, None)
-        api = self.lb_api()
+        lb = self.running_lb()
         try:
-            servers = api.show_servers_state() if api else {}
-            in_lb = [i.name for i in instances if i.name in servers]
+            in_lb = self.provider.drain(lb, [i.name for i in instances]) if lb else []
             if in_lb:
-                api.apply([('state', n, 'drain') for n in in_lb if servers[n]['admin'] != 'maint'])
                 deadline = self.clock() + self.spec['drain_timeout']
                 while True:
-                    stats = api.show_stat()
+                    stats = self.provider.counters(lb)
                     busy = [n for n in in_lb if (stats.get(n) or {}).get('scur', 0) > 0]
                     if not busy:
                         break
@@ -651,9 +616,9 @@ class FleetEngine:
                         break
                     self.sleep(0.2)
                 for name in in_lb:
-                    self.delete_server(api, name)
+                    self.remove_member(name, lb)
                 self.log('out of the load balancer: %s' % ', '.join(in_lb))
-        except HAProxyError as exc:
+        except TrafficError as exc:
             raise StepFailed(str(exc))
 
         def finish(inst):
@@ -672,7 +637,7 @@ class FleetEngine:
         """Remove instances that failed to come in (best effort, used while already failing)."""
         try:
             self.retire(instances, keep=False)
-        except (StepFailed, ProviderError, HAProxyError) as exc:
+        except (StepFailed, ProviderError) as exc:
             self.warn('could not remove %s: %s' % (', '.join(i.name for i in instances), exc))
 
     # Monitor windows: instances a step brought in are watched for ``seconds`` from their admission. The next
@@ -684,12 +649,12 @@ class FleetEngine:
         """Open a monitor window of ``seconds`` for ``instances`` (already in the load balancer)."""
         if not instances:
             return
-        api = self.lb_api()
-        if api is None:
+        lb = self.running_lb()
+        if lb is None:
             raise StepFailed('the load balancer of fleet %s is not running' % self.fleet)
         try:
-            stats = api.show_stat()
-        except HAProxyError as exc:
+            stats = self.provider.counters(lb)
+        except TrafficError as exc:
             raise StepFailed(str(exc))
         now = self.clock()
         for inst in instances:
@@ -702,12 +667,12 @@ class FleetEngine:
         run). Raises StepFailed on the first failure."""
         if not self._watched:
             return
-        api = self.lb_api()
-        if api is None:
+        lb = self.running_lb()
+        if lb is None:
             raise StepFailed('monitor: the load balancer of fleet %s is not running' % self.fleet)
         try:
-            servers = api.servers()  # show servers state merged with show stat's counters, chkdown included
-        except HAProxyError as exc:
+            servers = self.provider.members(lb)  # with the counters, chkdown included
+        except TrafficError as exc:
             raise StepFailed(str(exc))
         names = sorted(self._watched)
         down = [n for n in names if not (servers.get(n) or {}).get('up')]
@@ -728,7 +693,7 @@ class FleetEngine:
         if not closing:
             return
         states = dict((i.name, i.state) for i in self.provider.instances(self.fleet))
-        stopped = [n for n in closing if states.get(n) != 'running']
+        stopped = [n for n in closing if states.get(n) != RUNNING]
         if stopped:
             raise StepFailed('monitor: %s stopped running' % ', '.join(stopped))
         by_seconds = {}
@@ -776,12 +741,12 @@ class FleetEngine:
         """
         state = self.observe()
         c = self.classify(state, target)
-        api = self.lb_api(state.lb)
+        lb = self.running_lb(state.lb)
         try:
             for name in c.stray_servers:
-                self.delete_server(api, name)
+                self.remove_member(name, lb)
                 self.log('deleted stray load-balancer server %s' % name)
-        except HAProxyError as exc:
+        except TrafficError as exc:
             raise StepFailed(str(exc))
         if c.adopt:
             self.log('the load balancer has no servers: putting back %s' % ', '.join(i.name for i in c.adopt))
@@ -867,14 +832,14 @@ class FleetEngine:
         are the names of the instances they retire, ``new`` those of the target that must serve."""
         if state.lb is None or not state.lb.running:
             raise StepFailed('the load balancer of fleet %s is not running' % self.fleet)
-        states = dict((i.name, i.state) for i in state.instances)
+        states = dict((i.name, i) for i in state.instances)
         unestablished = set(i.name for i in c.unestablished)
 
         def how(name):
             if name not in states:
                 return '%s is gone' % name
-            if states[name] != 'running':
-                return '%s is %s' % (name, states[name])
+            if not states[name].running:
+                return '%s is %s' % (name, states[name].describe_state())
             return '%s is %s' % (name, 'out of normal service in the load balancer' if name in unestablished
                                  else 'not in the load balancer')
 
@@ -943,11 +908,11 @@ class FleetEngine:
         return created
 
     def switch(self, staged, old, keep_old):
-        """Blue/green switch in one runtime-API command line: staged instances to full weight, old to drain."""
-        api = self.lb_api()
+        """Blue/green switch in one step (``Traffic.switch``): staged instances to full weight, old to drain."""
         try:
-            api.apply([('weight', i.name, NORMAL_WEIGHT) for i in staged] + [('state', i.name, 'drain') for i in old])
-        except HAProxyError as exc:
+            self.provider.switch(self.running_lb(), dict((i.name, NORMAL_WEIGHT) for i in staged),
+                                 [i.name for i in old])
+        except TrafficError as exc:
             raise StepFailed(str(exc))
         self.log('switched the load balancer to %s' % ', '.join(i.name for i in staged) if staged else
                  'load balancer: old instances drained')
@@ -975,8 +940,8 @@ class FleetEngine:
         if not analysis['passed']:
             raise StepFailed('canary analysis failed: %s' % '; '.join(analysis['reasons']), analysis)
         try:
-            self.lb_api().apply([('weight', i.name, NORMAL_WEIGHT) for i in canaries])
-        except HAProxyError as exc:
+            self.provider.set_weights(self.running_lb(), dict((i.name, NORMAL_WEIGHT) for i in canaries))
+        except TrafficError as exc:
             raise StepFailed(str(exc))
         self.log('canary passed (%d requests, 5xx ratio %.3f vs %.3f): promoted to full weight' % (
             analysis['canary']['requests'], analysis['canary']['error_ratio'],
@@ -986,15 +951,15 @@ class FleetEngine:
 
     def analyse(self, canaries, baseline, settings):
         """Watch the canaries for ``analysis_window`` seconds and judge them against the baseline."""
-        api = self.lb_api()
+        lb = self.running_lb()
         names = [i.name for i in canaries]
         base_names = [i.name for i in baseline]
         started = self.clock()
         try:
-            before = api.show_stat()
+            before = self.provider.counters(lb)
             deadline = started + settings['analysis_window']
             while True:
-                servers = api.servers()
+                servers = self.provider.members(lb)
                 down = [n for n in names if not (servers.get(n) or {}).get('up')]
                 if down:
                     result = analyse_canary(before, servers, names, base_names, settings)
@@ -1011,8 +976,8 @@ class FleetEngine:
                 if remaining <= 0:
                     break
                 self.sleep(min(0.5, remaining))
-            after = api.show_stat()
-        except HAProxyError as exc:
+            after = self.provider.counters(lb)
+        except TrafficError as exc:
             raise StepFailed(str(exc))
         result = analyse_canary(before, after, names, base_names, settings)
         result['decided_after'] = round(self.clock() - started, 1)
@@ -1196,12 +1161,12 @@ class FleetEngine:
         """Roll the running load balancer to ``lb_image`` without a failed request: the new one starts beside
         it with the same servers (at their weights) in its backend, takes its listening socket over, and the
         old one soft-stops once the new one's runtime API answers and sees the servers up."""
-        api = self.lb_api()
-        if api is None:
+        lb = self.running_lb()
+        if lb is None:
             raise StepFailed('the load balancer of fleet %s is not running' % self.fleet)
         try:
-            servers = api.servers()
-        except HAProxyError as exc:
+            servers = self.provider.members(lb)
+        except TrafficError as exc:
             raise StepFailed(str(exc))
         seeds = [{'name': n, 'address': s['addr'], 'port': s['port'], 'weight': s['weight']}
                  for n, s in sorted(servers.items()) if s.get('admin') == 'ready']
@@ -1209,12 +1174,11 @@ class FleetEngine:
                                                      self.lb_check())
         self.log('started load balancer lb %s beside the running one, serving %s' % (
             lb_image['version'], ', '.join(s['name'] for s in seeds) or 'no server'))
-        new_api = self.lb_factory(nxt)
         try:
-            new_api.wait_ready(timeout=20, sleep=self.sleep, clock=self.clock)
+            self.provider.wait_ready(nxt, timeout=20, sleep=self.sleep, clock=self.clock)
             deadline = self.clock() + 10
             while True:
-                seen = new_api.servers()
+                seen = self.provider.members(nxt)
                 down = [s['name'] for s in seeds if servers[s['name']].get('up') and not (seen.get(s['name']) or {})
                         .get('up')]
                 if not down:
@@ -1222,10 +1186,9 @@ class FleetEngine:
                 if self.clock() >= deadline:
                     raise StepFailed('the new load balancer does not see %s up' % ', '.join(down))
                 self.sleep(0.2)
-        except HAProxyError as exc:
+        except TrafficError as exc:
             raise StepFailed('the new load balancer (lb %s) does not answer: %s' % (lb_image['version'], exc))
         lb = self.provider.finish_load_balancer_roll(self.fleet, self.spec['drain_timeout'] + 5)
-        self._api = None
         self.log('rolled the load balancer to lb %s (%s); the old one finished its requests and stopped'
                  % (lb_image['version'], lb.name))
         return lb
@@ -1310,7 +1273,7 @@ class FleetEngine:
             self.run_steps(plan['steps'], target, revision, replan, self.expected_of(c, target), executed,
                            replanned)
             self.prune_stopped(target)
-        except (StepFailed, ProviderError, HAProxyError, FleetError) as exc:
+        except (StepFailed, ProviderError, FleetError) as exc:
             # FleetError: a look at the fleet failed mid-run (a load balancer killed while it was asked).
             if isinstance(exc, StepFailed) and exc.detail:
                 self.analysis = exc.detail
@@ -1371,7 +1334,7 @@ class FleetEngine:
             self.prune_stopped(previous)
             self.log('rolled back to revision %s (%s)' % (previous['revision'], previous['version']))
             return 'rolled_back', None
-        except (StepFailed, ProviderError, HAProxyError, FleetError) as exc:
+        except (StepFailed, ProviderError, FleetError) as exc:
             self.log('ROLLBACK FAILED: %s' % exc)
             return 'failed', str(exc)
 
@@ -1411,7 +1374,7 @@ class FleetEngine:
     def rollback_strategy(self, target):
         """Blue/green when stopped instances of ``target`` are kept (instant rollback), else the fleet's
         strategy (a canary rolls back as rolling)."""
-        kept = [i for i in self.provider.instances(self.fleet) if i.state == 'exited' and i.image_id == target['id']]
+        kept = [i for i in self.provider.instances(self.fleet) if i.state == STOPPED and i.image_id == target['id']]
         if kept:
             return 'blue_green'
         return 'rolling' if self.spec['strategy'] == 'canary' else self.spec['strategy']

@@ -121,7 +121,7 @@ skipped:
   returned: always
   type: list
   elements: dict
-  sample: [{name: web-r3-1a2b3c, state: exited, version: 1.0.0}]
+  sample: [{name: web-r3-1a2b3c, state: stopped, version: 1.0.0}]
 table:
   description: The findings as a readable table, one line per instance and one per changed path.
   returned: always

@@ -14,10 +14,11 @@ author: immutable.infra contributors (@immutable-infra)
 description:
   - Reconciles a fleet with its current revision, the image of the newest successful entry of its revision
     history (kept in the engine by M(immutable.infra.fleet_rollout)).
-  - Replaced - instances of that image that are not running (exited, killed, never started, paused); running instances
-    outside normal service (drained, staged at weight 0, left by an interrupted step, or not in the load balancer
-    and failing their health check); instances in service that have failed their health check for
-    O(unhealthy_after) seconds. Missing instances (fewer healthy ones than the spec's C(instances)) are created.
+  - Replaced - instances of that image that are not running (C(stopped), C(failed) or C(pending) - exited, killed,
+    never started, paused); running instances outside normal service (drained, staged at weight 0, left by an
+    interrupted step, or not in the load balancer and failing their health check); instances in service that
+    have failed their health check for O(unhealthy_after) seconds. Missing instances (fewer healthy ones than the
+    spec's C(instances)) are created.
     Load-balancer servers without an instance are deleted.
   - Put back - running instances of that image that the load balancer lost (it was restarted) and that answer
     their health check go back into it, up to the spec's C(instances); they are not replaced.
@@ -110,14 +111,14 @@ plan:
       instances of other images), C(other_image), C(stray_servers), C(surplus) and C(changed).
   returned: always
   type: dict
-  sample: {replace: [{name: web-r4-1a2b3c, reason: exited, detail: state exited}], create: 1, members: [web-r4-9f8e7d, web-r4-77aa01],
+  sample: {replace: [{name: web-r4-1a2b3c, reason: exited, detail: state stopped (exited)}], create: 1, members: [web-r4-9f8e7d, web-r4-77aa01],
            suspects: [], kept: [], other_image: [], stray_servers: [], surplus: 0, changed: true}
 replaced:
   description: The instances replaced, each with its C(replacement) (the new instance, null when none was needed).
   returned: always
   type: list
   elements: dict
-  sample: [{name: web-r4-1a2b3c, reason: exited, detail: state exited, replacement: web-r4-5d6e7f}]
+  sample: [{name: web-r4-1a2b3c, reason: exited, detail: state stopped (exited), replacement: web-r4-5d6e7f}]
 readmitted:
   version_added: 0.2.0
   description: Running instances put back into the load balancer (it had lost them), kept as they are.

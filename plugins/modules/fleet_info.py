@@ -73,8 +73,9 @@ fleets:
       sample: {name: web-lb, state: running, version: 1.0.0, listen: "127.0.0.1:8080", api: "127.0.0.1:49153"}
     instances:
       description:
-        - Every instance - name, id, revision, version, image_id, state, endpoint, address, created, health
-          (C(healthy), C(unhealthy (503)), C(stopped)...), lb (state C(ready)/C(drain)/C(maint), up, weight,
+        - Every instance - name, id, revision, version, image_id, state (C(pending), C(running), C(stopped) or
+          C(failed), whatever the provider), engine_state (the provider's own word), endpoint, address, created,
+          health (C(healthy), C(unhealthy (503)), C(stopped)...), lb (state C(ready)/C(drain)/C(maint), up, weight,
           sessions, check; null when not in the load balancer), serving (in normal service), current (runs the
           image of the last successful revision).
       type: list

@@ -162,7 +162,7 @@ replanned:
   returned: when a real run changed the fleet
   type: list
   elements: dict
-  sample: [{step: 2, reason: "instance(s) to retire no longer serve (web-r3-1a2b3c is exited)", steps: []}]
+  sample: [{step: 2, reason: "instance(s) to retire no longer serve (web-r3-1a2b3c is stopped (exited))", steps: []}]
 events:
   description: What was done, with seconds since the start.
   returned: always

@@ -24,7 +24,9 @@ import time
 import pytest
 
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError
-from ansible_collections.immutable.infra.plugins.module_utils.provider import Instance, LockHeld, ProviderError
+from ansible_collections.immutable.infra.plugins.module_utils.provider import (
+    CHANGES, INSTANCE_STATES, Instance, LockHeld, ProviderError, TrafficError,
+)
 
 SERVICE_PORT = 8080
 CHECK = {'inter': 1, 'rise': 2, 'fall': 3, 'path': '/', 'status': 200}
@@ -84,6 +86,20 @@ class Contract:
         return dict((name, (s['admin'], s['weight'])) for name, s in api.show_servers_state().items())
 
 
+def until(condition, within=15):
+    """True once ``condition()`` is (a real load balancer's health checks take a few seconds)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def member(instance):
+    return {'name': instance.name, 'address': instance.address[0], 'port': instance.address[1]}
+
+
 def seed(instance, weight=100):
     return {'name': instance.name, 'address': instance.address[0], 'port': instance.address[1], 'weight': weight}
 
@@ -133,8 +149,9 @@ class ProviderContract:
         # Oldest first: by revision, then creation time (Docker's is to the second), then name.
         assert [i.name for i in listed] == [i.name for i in sorted(listed, key=Instance.age_key)]
         assert listed[0].name == old.name
-        states = {old.name: 'running', new.name: 'exited', newer.name: 'running'}
+        states = {old.name: 'running', new.name: 'stopped', newer.name: 'running'}
         assert dict((i.name, i.state) for i in listed) == states
+        assert all(i.state in INSTANCE_STATES for i in listed)
         assert contract.names(contract.other_fleet) == [other.name]
         assert all(i.fleet == contract.fleet for i in contract.provider.instances(contract.fleet))
 
@@ -142,7 +159,7 @@ class ProviderContract:
         inst = contract.create()
         contract.provider.stop_instance(inst, contract.stop_timeout)
         stopped, = contract.provider.instances(contract.fleet)
-        assert (stopped.name, stopped.id, stopped.state, stopped.running) == (inst.name, inst.id, 'exited', False)
+        assert (stopped.name, stopped.id, stopped.state, stopped.running) == (inst.name, inst.id, 'stopped', False)
         # A stopped instance cannot be reached: no endpoint, no address.
         assert stopped.endpoint is None and stopped.address is None
         started = contract.provider.start_instance(stopped)
@@ -167,8 +184,8 @@ class ProviderContract:
         assert contract.provider.diff(inst) == []
         contract.write_file(inst, '/etc/contract-drift')
         changes = contract.provider.diff(inst)
-        assert {'Path': '/etc/contract-drift', 'Kind': 1} in changes
-        assert all(set(c) == {'Path', 'Kind'} and c['Kind'] in (0, 1, 2) for c in changes), changes
+        assert {'path': '/etc/contract-drift', 'change': 'added'} in changes
+        assert all(set(c) == {'path', 'change'} and c['change'] in CHANGES for c in changes), changes
         # Read-only: comparing changes nothing, and another instance is not affected.
         assert contract.provider.diff(inst) == changes
         assert contract.provider.diff(untouched) == []
@@ -214,6 +231,78 @@ class ProviderContract:
         assert contract.servers_of(lb) == {}
         with pytest.raises(HAProxyError):
             api.del_server(inst.name)
+
+    # Traffic port: the members of a load balancer ----------------------------------------------------------------
+    def test_traffic_members_are_added_weighed_drained_and_removed(self, contract):
+        provider = contract.provider
+        inst = contract.create()
+        lb = contract.create_lb()
+        assert provider.reachable(lb) and not provider.reachable(None)
+        provider.wait_ready(lb, timeout=20)
+        assert provider.members(lb) == {}
+        # Added at its weight with the health check, in service (ready); up once the load balancer's checks pass.
+        provider.add_members(lb, [member(inst)], 0, CHECK)
+        assert until(lambda: provider.members(lb)[inst.name]['up'])
+        found = provider.members(lb)[inst.name]
+        assert (found['admin'], found['weight'], found['port']) == ('ready', 0, SERVICE_PORT)
+        assert {'up', 'admin', 'weight', 'scur', 'responses', 'errors', 'rtime', 'chkdown', 'check_status'} <= set(found)
+        assert set(provider.members(lb, counters=False)[inst.name]) >= {'admin', 'up', 'weight'}
+        counters = provider.counters(lb)[inst.name]
+        assert counters['down_for'] is None and counters['scur'] == 0
+        provider.set_weights(lb, {inst.name: 100})
+        assert contract.servers_of(lb) == {inst.name: ('ready', 100)}
+        # Added again: the member of that name is replaced, not doubled.
+        provider.add_members(lb, [member(inst)], 100, CHECK)
+        assert contract.servers_of(lb) == {inst.name: ('ready', 100)}
+        assert provider.drain(lb, [inst.name, 'not-a-member']) == [inst.name]
+        assert contract.servers_of(lb) == {inst.name: ('drain', 100)}
+        provider.remove_member(lb, inst.name)
+        assert provider.members(lb) == {}
+        provider.remove_member(lb, inst.name)
+        assert provider.drain(lb, [inst.name]) == []
+
+    def test_traffic_switches_a_set_and_splits_by_revision_group(self, contract):
+        provider = contract.provider
+        old, new, newer = contract.create(revision=1), contract.create(revision=2), contract.create(revision=2)
+        lb = contract.create_lb([seed(old)])
+        provider.wait_ready(lb, timeout=20)
+        provider.add_members(lb, [member(new), member(newer)], 0, CHECK)
+        assert contract.servers_of(lb) == {old.name: ('ready', 100), new.name: ('ready', 0), newer.name: ('ready', 0)}
+        # Split: revision 1 gets 20 %, revision 2 (two members) 80 %: weights in proportion, the largest normal.
+        weights = provider.split(lb, [([old.name], 20), ([new.name, newer.name], 80)])
+        assert weights == {old.name: 50, new.name: 100, newer.name: 100}
+        assert contract.servers_of(lb) == {old.name: ('ready', 50), new.name: ('ready', 100), newer.name: ('ready', 100)}
+        assert provider.split(lb, [([old.name], 0), ([new.name, newer.name], 100)])[old.name] == 0
+        # Switch: one step, the new set to full weight and the old one drained.
+        provider.switch(lb, {new.name: 100, newer.name: 100}, [old.name])
+        assert contract.servers_of(lb) == {old.name: ('drain', 0), new.name: ('ready', 100),
+                                           newer.name: ('ready', 100)}
+
+    def test_traffic_says_how_long_a_member_has_been_down(self, contract):
+        provider = contract.provider
+        inst = contract.create()
+        lb = contract.create_lb([seed(inst)])
+        provider.wait_ready(lb, timeout=20)
+        assert until(lambda: provider.members(lb)[inst.name]['up'])
+        assert provider.counters(lb)[inst.name]['down_for'] is None
+        provider.stop_instance(inst, contract.stop_timeout)
+        assert until(lambda: not provider.members(lb)[inst.name]['up'], within=20)
+        down_for = provider.counters(lb)[inst.name]['down_for']
+        assert isinstance(down_for, int) and down_for >= 0
+
+    def test_traffic_refuses_a_load_balancer_it_cannot_reach(self, contract):
+        provider = contract.provider
+        inst = contract.create()
+        with pytest.raises(TrafficError):
+            provider.members(None)
+        with pytest.raises(TrafficError):
+            provider.add_members(None, [member(inst)], 100, CHECK)
+        # A refused change is a TrafficError (a ProviderError) with the load balancer's answer.
+        lb = contract.create_lb()
+        provider.wait_ready(lb, timeout=20)
+        with pytest.raises(TrafficError):
+            provider.set_weights(lb, {'not-a-member': 100})
+        assert issubclass(TrafficError, ProviderError)
 
     def test_a_load_balancer_is_removed_and_a_missing_one_is_no_error(self, contract):
         contract.create_lb()

@@ -5,8 +5,10 @@
 
 A provider runs a fleet's *instances* (identical copies of one image, never changed once running) and its one
 *load balancer*, and keeps two small records in the engine itself: the fleet's *lock* (atomic create, so two
-controllers cannot change a fleet at once) and its *revision history*. The local Docker engine is the embedded
-default (``provider/docker.py``); Docker Swarm and AWS implement the same methods.
+controllers cannot change a fleet at once) and its *revision history*. Those are the ports of ``ports.py``
+(``Compute``, ``Traffic``, ``Records``; ``Probe`` for the health gate), which ``Provider`` composes. The local
+Docker engine is the embedded default (``provider/docker.py``, its load balancer's members through
+``provider/haproxy_traffic.py``); Docker Swarm and AWS implement the same ports.
 
 The engine only creates, starts, stops and removes instances; it never execs into, copies into or reconfigures
 one. Instances and load balancers are described by the plain classes below.
@@ -15,11 +17,13 @@ one. Instances and load balancers are described by the plain classes below.
 from __future__ import (absolute_import, division, print_function)
 __metaclass__ = type
 
-import abc
-
 # The label namespace and the labels images and instances share are defined once, in images.py.
 from ansible_collections.immutable.infra.plugins.module_utils.images import (  # noqa: F401 (re-exported)
     LABEL_FLEET, LABEL_PREFIX, LABEL_VERSION,
+)
+
+from ansible_collections.immutable.infra.plugins.module_utils.provider.ports import (  # noqa: F401 (re-exported)
+    Compute, HttpProbe, Probe, ProviderError, Records, Traffic, TrafficError,
 )
 
 LABEL_ROLE = LABEL_PREFIX + 'role'
@@ -51,9 +55,26 @@ LB_ROLL = 'lb_roll'
 FILESYSTEM_DIFF = 'filesystem_diff'
 CAPABILITIES = (WEIGHTED_TRAFFIC, TRAFFIC_COUNTERS, STAGED_SWITCH, KEEP_STOPPED, LB_ROLL, FILESYSTEM_DIFF)
 
+# Instance states, one vocabulary for every provider (``Instance.state``); the engine's own word is
+# ``Instance.engine_state``. The fleet code compares these words only.
+# Not running and not finished either: created and never started, restarting, paused, being removed. Never
+# started again by the fleet code: replaced.
+PENDING = 'pending'
+# Running: it has an endpoint and an address.
+RUNNING = 'running'
+# Ended cleanly: exited with code 0 or by a stop signal (a stop by the provider, or by hand). A stopped instance
+# of an earlier revision is kept for an instant rollback (blue/green) and may be started again.
+STOPPED = 'stopped'
+# Ended badly: crashed (exited with another code), killed for lack of memory, or dead in the engine. Never
+# started again: replaced.
+FAILED = 'failed'
+INSTANCE_STATES = (PENDING, RUNNING, STOPPED, FAILED)
 
-class ProviderError(Exception):
-    """The provider could not do what was asked; the message names the object and the engine's answer."""
+# A filesystem change of ``diff(instance)``: ``{'path': str, 'change': ADDED | CHANGED | DELETED}``.
+ADDED = 'added'
+CHANGED = 'changed'
+DELETED = 'deleted'
+CHANGES = (ADDED, CHANGED, DELETED)
 
 
 class LockHeld(ProviderError):
@@ -82,13 +103,14 @@ def provider_name(provider):
 class Instance:
     """One instance of a fleet.
 
-    ``state`` is the provider's word (``running``, ``exited``, ``created``...); ``endpoint`` is the
-    ``(host, port)`` where the controller reaches the service port (None when not running); ``address`` the
-    ``(ip, port)`` where the load balancer reaches it.
+    ``state`` is one of ``INSTANCE_STATES`` (pending, running, stopped, failed), whatever the provider;
+    ``engine_state`` the provider's own word for it (Docker: ``created``, ``exited``...; None when the provider
+    has none), for messages only. ``endpoint`` is the ``(host, port)`` where the controller reaches the service
+    port (None when not running); ``address`` the ``(ip, port)`` where the load balancer reaches it.
     """
 
     def __init__(self, name, id, fleet, revision, version, image_id, service_port, state, endpoint=None,
-                 address=None, created=None, labels=None):
+                 address=None, created=None, labels=None, engine_state=None):
         self.name = name
         self.id = id
         self.fleet = fleet
@@ -101,10 +123,17 @@ class Instance:
         self.address = address
         self.created = created
         self.labels = labels or {}
+        self.engine_state = engine_state
 
     @property
     def running(self):
-        return self.state == 'running'
+        return self.state == RUNNING
+
+    def describe_state(self):
+        """``stopped``, or with the engine's word when it is another one: ``failed (exited)``."""
+        if self.engine_state and self.engine_state != self.state:
+            return '%s (%s)' % (self.state, self.engine_state)
+        return self.state
 
     def __repr__(self):
         return 'Instance(%s r%s %s %s)' % (self.name, self.revision, self.version, self.state)
@@ -122,6 +151,7 @@ class Instance:
             'image_id': self.image_id,
             'service_port': self.service_port,
             'state': self.state,
+            'engine_state': self.engine_state,
             'endpoint': '%s:%s' % self.endpoint if self.endpoint else None,
             'address': '%s:%s' % self.address if self.address else None,
             'created': self.created,
@@ -167,8 +197,10 @@ class LoadBalancer:
         }
 
 
-class Provider(abc.ABC):
-    """What the fleet engine needs from an instance provider. Every method raises ProviderError.
+class Provider(Compute, Traffic, Records):
+    """What the fleet engine needs from an instance provider: the ports ``Compute`` (instances), ``Traffic`` (the
+    load balancer and its members) and ``Records`` (lock, history) of ``provider/ports.py``, in one object. Every
+    method raises ProviderError.
 
     ``name`` is the provider's name in the registry (``provider/registry.py``, the ``provider`` option);
     ``capabilities`` the frozenset of the ``CAPABILITIES`` it has (none unless it says so).
@@ -177,95 +209,7 @@ class Provider(abc.ABC):
     name = None
     capabilities = frozenset()
 
-    # Instances ------------------------------------------------------------------------------------------
-    @abc.abstractmethod
-    def instances(self, fleet):
-        """Every instance of ``fleet``, whatever its state, as ``Instance`` objects."""
-
-    @abc.abstractmethod
-    def create_instance(self, fleet, image_id, version, revision, service_port):
-        """Create and start one instance of ``image_id``; returns it running, with endpoint and address."""
-
-    @abc.abstractmethod
-    def start_instance(self, instance):
-        """Start a stopped instance (kept for a fast rollback); returns it refreshed."""
-
-    @abc.abstractmethod
-    def stop_instance(self, instance, timeout):
-        """Stop an instance, letting it finish for up to ``timeout`` seconds."""
-
-    @abc.abstractmethod
-    def remove_instance(self, instance):
-        """Remove an instance for good (stopping it first if needed); a missing one is not an error."""
-
-    @abc.abstractmethod
-    def diff(self, instance):
-        """Read-only: the instance's filesystem changes against its image, ``[{'Path': str, 'Kind': int}]``
-        (Kind 0 changed, 1 added, 2 deleted)."""
-
-    def all_instances(self, include_stopped=False):
-        """Read-only, for inventories: the instances of every fleet on the engine, whatever their repository, as
-        ``Instance`` objects (running ones only unless ``include_stopped``). ``endpoint`` and ``address`` may be
-        None: only the names, fleet, revision, version, image and state are needed."""
-        raise ProviderError('provider %s cannot list the instances of every fleet' % provider_name(self))
-
-    def connection_vars(self, instance):
-        """The host variables Ansible needs to connect into ``instance`` (connection plugin, host), for
-        inventories."""
-        raise ProviderError('provider %s cannot say how to connect to its instances' % provider_name(self))
-
-    # Load balancer --------------------------------------------------------------------------------------
-    @abc.abstractmethod
-    def load_balancer(self, fleet):
-        """The fleet's ``LoadBalancer`` or None."""
-
-    @abc.abstractmethod
-    def create_load_balancer(self, fleet, image_id, version, listen_host, listen_port, servers=None, check=None):
-        """Create and start the fleet's load balancer listening on ``listen_host:listen_port``, serving from its
-        first request with ``servers`` (``[{name, address, port, weight}]``, health-checked with ``check`` =
-        dict(inter, rise, fall)) already in its backend."""
-
-    @abc.abstractmethod
-    def remove_load_balancer(self, fleet):
-        """Remove the fleet's load balancer; a missing one is not an error."""
-
-    def start_next_load_balancer(self, fleet, image_id, version, servers=None, check=None):
-        """Start a new load balancer of ``image_id`` beside the running one (``can_roll``), on the same listen
-        address and sharing its listening socket, seeded like ``create_load_balancer``; returns it (its ``api``
-        is its own). The running one keeps serving until ``finish_load_balancer_roll``."""
-        raise ProviderError('this provider cannot replace a running load balancer')
-
-    def finish_load_balancer_roll(self, fleet, timeout):
-        """Soft-stop the old load balancer (it finishes its requests, within ``timeout`` seconds) and make the
-        one ``start_next_load_balancer`` started the fleet's load balancer; returns it."""
-        raise ProviderError('this provider cannot replace a running load balancer')
-
-    # Records kept in the engine ---------------------------------------------------------------------------
-    @abc.abstractmethod
-    def acquire_lock(self, fleet, holder):
-        """Take the fleet's lock atomically, labelled with ``holder`` (a dict of strings); LockHeld when taken."""
-
-    @abc.abstractmethod
-    def lock_holder(self, fleet):
-        """The holder dict of the fleet's lock, or None when unlocked."""
-
-    @abc.abstractmethod
-    def release_lock(self, fleet, token=None):
-        """Release the lock (only when its holder has ``token``, unless token is None: break it)."""
-
-    @abc.abstractmethod
-    def read_history(self, fleet):
-        """The fleet's revision history: a list of dicts, oldest first ([] when none)."""
-
-    @abc.abstractmethod
-    def write_history(self, fleet, entries):
-        """Replace the fleet's revision history with ``entries``."""
-
-    # Fleets -------------------------------------------------------------------------------------------------
-    @abc.abstractmethod
-    def fleets(self):
-        """Names of the fleets that have anything on this provider."""
-
-    @abc.abstractmethod
-    def forget(self, fleet):
-        """Remove what is left of a fleet once its instances and load balancer are gone (network, history)."""
+    def probe(self):
+        """The provider's own health check of an instance (a ``ports.Probe``), or None: the fleet engine then uses
+        the controller's (``ports.HttpProbe``)."""
+        return None

@@ -30,6 +30,8 @@ import base64
 import datetime
 import io
 import json
+import re
+import signal
 import tarfile
 import time
 import uuid
@@ -38,11 +40,12 @@ from ansible_collections.immutable.infra.plugins.module_utils.haproxy import che
 from ansible_collections.immutable.infra.plugins.module_utils.images import (
     LABEL_BAKE_CONTAINER, LABEL_STOP_SIGNAL, DockerImageStore, docker_client,
 )
+from ansible_collections.immutable.infra.plugins.module_utils.provider.haproxy_traffic import HAProxyTraffic
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
-    CAPABILITIES, LABEL_FLEET, LABEL_IMAGE_ID, LABEL_LISTEN, LABEL_PREFIX, LABEL_REPOSITORY, LABEL_REVISION, LABEL_ROLE,
+    ADDED, CAPABILITIES, CHANGED, DELETED, FAILED, LABEL_FLEET, LABEL_IMAGE_ID, LABEL_LISTEN, LABEL_PREFIX, LABEL_REPOSITORY, LABEL_REVISION, LABEL_ROLE,
     LABEL_SERVICE_PORT,
-    LABEL_VERSION, ROLE_INSTANCE, ROLE_LB, ROLE_LB_HOLDER, ROLE_LOCK, Instance, LoadBalancer, LockHeld, Provider,
-    ProviderError,
+    LABEL_VERSION, PENDING, ROLE_INSTANCE, ROLE_LB, ROLE_LB_HOLDER, ROLE_LOCK, RUNNING, STOPPED, Instance,
+    LoadBalancer, LockHeld, Provider, ProviderError,
 )
 
 try:
@@ -76,6 +79,59 @@ LB_RUN_DIR = '/run/haproxy'
 HOLDER_COMMAND = ['-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done']
 
 
+# Docker's container states in the provider-neutral vocabulary (provider.INSTANCE_STATES). ``exited`` depends on
+# how: see ``instance_state``.
+PENDING_STATES = ('created', 'restarting', 'paused', 'removing')
+# The signals a stop ends a process with (docker stop: the stop signal, then SIGKILL after the timeout); an
+# instance that exited with 128 + one of them (or the container's own stop signal) was stopped, not crashed.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGQUIT, signal.SIGKILL, signal.SIGTERM)
+# Kind of GET /containers/<id>/changes in the neutral change words.
+DIFF_KINDS = {0: CHANGED, 1: ADDED, 2: DELETED}
+EXIT_CODE_RE = re.compile(r'^Exited \((-?\d+)\)')
+
+
+def _signal_number(name):
+    """The number of a stop signal as Docker keeps it (``SIGQUIT``, ``QUIT`` or ``3``), or None."""
+    if not name:
+        return None
+    text = str(name).upper()
+    if text.isdigit():
+        return int(text)
+    try:
+        return int(signal.Signals[text if text.startswith('SIG') else 'SIG' + text])
+    except (KeyError, ValueError):
+        return None
+
+
+def instance_state(status, exit_code=None, oom_killed=False, stop_signal=None):
+    """The neutral state of a container in Docker's ``status`` (``State.Status``):
+
+    - ``running`` -> running;
+    - ``created``, ``restarting``, ``paused``, ``removing`` -> pending (not running, not finished);
+    - ``exited`` with code 0, with 128 + SIGINT, SIGQUIT, SIGKILL, SIGTERM or the container's ``stop_signal`` (a
+      stop, ours or by hand), or with no known code (a container listing) -> stopped;
+    - ``exited`` with any other code or killed for lack of memory (a crash), ``dead`` -> failed.
+    """
+    if status == 'running':
+        return RUNNING
+    if status in PENDING_STATES:
+        return PENDING
+    if status == 'exited' and not oom_killed:
+        signals = set(int(s) for s in STOP_SIGNALS)
+        own = _signal_number(stop_signal)
+        if own:
+            signals.add(own)
+        if exit_code is None or exit_code == 0 or exit_code - 128 in signals:
+            return STOPPED
+    return FAILED
+
+
+def _summary_exit_code(summary):
+    """The exit code a container listing shows in ``Status`` (``Exited (137) 2 minutes ago``), or None."""
+    found = EXIT_CODE_RE.match(summary.get('Status') or '')
+    return int(found.group(1)) if found else None
+
+
 def _empty_tar():
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode='w'):
@@ -96,10 +152,14 @@ def _int(text, default=0):
         return default
 
 
-class DockerProvider(Provider):
+class DockerProvider(HAProxyTraffic, Provider):
     """Fleets on one Docker engine. ``client`` is a ``docker.DockerClient``; ``repository`` prefixes the tags
     of the record images (history and lock marker); ``docker_host`` is the engine's URL when it is not the
-    default one (inventories pass it on to the connection plugin)."""
+    default one (inventories pass it on to the connection plugin).
+
+    One object for the three ports: ``Compute`` and ``Records`` are containers and images of the engine, the
+    ``Traffic`` port's load balancer is containers too (below), and its members are HAProxy's, through the runtime
+    API the holder publishes (``HAProxyTraffic``)."""
 
     name = 'docker'
     # Every capability: HAProxy weights, counters and runtime API, kept stopped containers, the load balancer's
@@ -218,11 +278,13 @@ class DockerProvider(Provider):
 
     def _instance(self, attrs):
         labels = attrs['Config'].get('Labels') or {}
-        state = attrs['State']['Status']
+        engine_state = attrs['State']['Status']
+        state = instance_state(engine_state, attrs['State'].get('ExitCode'), attrs['State'].get('OOMKilled'),
+                               attrs['Config'].get('StopSignal'))
         port = _int(labels.get(LABEL_SERVICE_PORT))
         network = self.network_name(labels.get(LABEL_FLEET))
         endpoint = address = None
-        if state == 'running':
+        if state == RUNNING:
             endpoint = self._published(attrs['NetworkSettings'].get('Ports'), port)
             ip = ((attrs['NetworkSettings'].get('Networks') or {}).get(network) or {}).get('IPAddress')
             address = (ip, port) if ip else None
@@ -230,7 +292,8 @@ class DockerProvider(Provider):
             name=attrs['Name'].lstrip('/'), id=attrs['Id'], fleet=labels.get(LABEL_FLEET),
             revision=_int(labels.get(LABEL_REVISION)), version=labels.get(LABEL_VERSION),
             image_id=labels.get(LABEL_IMAGE_ID) or attrs.get('Image'), service_port=port, state=state,
-            endpoint=endpoint, address=address, created=attrs.get('Created', '')[:19] + 'Z', labels=labels)
+            endpoint=endpoint, address=address, created=attrs.get('Created', '')[:19] + 'Z', labels=labels,
+            engine_state=engine_state)
 
     # Instances ------------------------------------------------------------------------------------------
     def instances(self, fleet):
@@ -290,12 +353,13 @@ class DockerProvider(Provider):
     def diff(self, instance):
         # GET /containers/<id>/changes, what `docker diff` prints: read-only.
         try:
-            return self.api.diff(instance.id) or []
+            changes = self.api.diff(instance.id) or []
         except NotFound:
             raise ProviderError('instance %s disappeared while its filesystem was compared with its image'
                                 % instance.name)
         except (APIError, DockerException) as exc:
             raise ProviderError('cannot compare instance %s with its image: %s' % (instance.name, exc))
+        return [{'path': change['Path'], 'change': DIFF_KINDS.get(change['Kind'], CHANGED)} for change in changes]
 
     def all_instances(self, include_stopped=False):
         summaries = self._call('cannot list containers', self.api.containers, all=include_stopped,
@@ -310,8 +374,9 @@ class DockerProvider(Provider):
                 name=summary['Names'][0].lstrip('/'), id=summary['Id'], fleet=fleet,
                 revision=_int(labels.get(LABEL_REVISION), None), version=labels.get(LABEL_VERSION),
                 image_id=labels.get(LABEL_IMAGE_ID) or summary.get('ImageID'),
-                service_port=_int(labels.get(LABEL_SERVICE_PORT), None), state=summary.get('State'),
-                created=_iso(summary.get('Created')), labels=labels))
+                service_port=_int(labels.get(LABEL_SERVICE_PORT), None),
+                state=instance_state(summary.get('State'), _summary_exit_code(summary)),
+                created=_iso(summary.get('Created')), labels=labels, engine_state=summary.get('State')))
         return found
 
     def connection_vars(self, instance):
@@ -643,11 +708,9 @@ class DockerProvider(Provider):
                 return
             except NotFound:
                 return
-            except APIError as exc:
+            except (APIError, DockerException) as exc:
                 if 'active endpoints' not in str(exc) or time.monotonic() > deadline:
                     raise ProviderError('cannot remove network %s: %s' % (name, exc))
-            except DockerException as exc:
-                raise ProviderError('cannot remove network %s: %s' % (name, exc))
             time.sleep(0.5)
 
 

@@ -110,7 +110,8 @@ def test_load_balancer_and_lock_are_not_hosts(engine, tmp_path):
     assert 'web-lb' not in inventory.hosts and 'web-lock' not in inventory.hosts
     assert 'web-r2-cccccc' in inventory.hosts
     assert members(inventory, 'fleet_web_version_1_0_0_build_5') == ['web-r2-cccccc']
-    assert inventory.get_host('web-r2-cccccc').vars['immutable_instance_state'] == 'exited'
+    assert inventory.get_host('web-r2-cccccc').vars['immutable_instance_state'] == 'stopped'
+    assert inventory.get_host('web-r2-cccccc').vars['immutable_engine_state'] == 'exited'
 
 
 def test_only_the_fleets_asked_for_and_the_docker_host(engine, tmp_path):

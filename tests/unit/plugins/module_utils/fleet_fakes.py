@@ -11,6 +11,7 @@ import itertools
 
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import resolve_spec
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import HAProxyError
+from ansible_collections.immutable.infra.plugins.module_utils.provider.haproxy_traffic import HAProxyTraffic
 from ansible_collections.immutable.infra.plugins.module_utils.provider import (
     CAPABILITIES, LABEL_FLEET, LABEL_IMAGE_ID, LABEL_REVISION, LABEL_ROLE, LABEL_SERVICE_PORT, LABEL_VERSION,
     ROLE_INSTANCE, Instance, LoadBalancer, LockHeld, Provider, ProviderError,
@@ -50,9 +51,11 @@ class FakeClock:
         self.now += max(seconds, 0.01)
 
 
-class FakeProvider(Provider):
+class FakeProvider(HAProxyTraffic, Provider):
     """The provider ports in memory, fleet by fleet, behaving like the Docker provider: the contract suite
-    (tests/contract/provider_contract.py) runs against both.
+    (tests/contract/provider_contract.py) runs against both. The load balancer's members are the Docker
+    provider's code (``HAProxyTraffic``) over ``FakeLB``, HAProxy's runtime API in memory: ``runtime_api(lb)``
+    asks ``lb_api_of`` (set by ``World``) which one a load balancer has.
 
     ``items`` holds the instances of every fleet by name (tests change their ``state`` to play a crash);
     ``lb``, ``lock`` and ``history`` are the records of ``fleet``, the fleet a test drives (read and set them
@@ -81,6 +84,10 @@ class FakeProvider(Provider):
         self.on_create_lb = None
         self.on_start_next_lb = None
         self.on_finish_lb_roll = None
+        self.lb_api_of = None
+
+    def runtime_api(self, lb):
+        return self.lb_api_of(lb)
 
     @staticmethod
     def _put(records, fleet, value):
@@ -135,7 +142,7 @@ class FakeProvider(Provider):
 
     def stop_instance(self, instance, timeout):
         if instance.name in self.items:
-            self.items[instance.name].state = 'exited'
+            self.items[instance.name].state = 'stopped'
             self.calls.append(('stop', instance.name))
 
     def remove_instance(self, instance):
@@ -148,10 +155,10 @@ class FakeProvider(Provider):
         changes = self.changes.setdefault(self._item(instance, 'write into').name, [])
         parts = path.strip('/').split('/')
         for depth in range(1, len(parts)):
-            folder = {'Path': '/' + '/'.join(parts[:depth]), 'Kind': 0}
+            folder = {'path': '/' + '/'.join(parts[:depth]), 'change': 'changed'}
             if folder not in changes:
                 changes.append(folder)
-        changes.append({'Path': path, 'Kind': 1})
+        changes.append({'path': path, 'change': 'added'})
 
     def diff(self, instance):
         return [dict(c) for c in self.changes.get(self._item(instance, 'compare').name, [])]
@@ -282,6 +289,10 @@ class FakeLB:
                     'op_state': 'running' if self._up(n) else 'stopped', 'weight': s['weight'], 'check_health': 0}
                 for n, s in self.servers_.items()}
 
+    def _down_for(self, name):
+        """HAProxy's lastchg of a server it sees DOWN (0: it just went down), None when up."""
+        return None if self._up(name) else 0
+
     def show_stat(self):
         # Every read of the counters is a moment of traffic: 10 requests per unit of weight... of serving servers.
         for name, server in self.servers_.items():
@@ -293,7 +304,7 @@ class FakeLB:
         return {n: {'status': 'UP' if self._up(n) else 'DOWN', 'weight': s['weight'], 'scur': 0,
                     'responses': s['responses'], 'errors': s['errors'], 'rtime': s['rtime'],
                     'check_status': 'L7OK' if self._up(n) else 'L7STS', 'addr': s['addr'],
-                    'chkdown': s.get('chkdown', 0)}
+                    'chkdown': s.get('chkdown', 0), 'down_for': self._down_for(n)}
                 for n, s in self.servers_.items()}
 
     def servers(self):
@@ -357,6 +368,7 @@ class World:
         self.provider.on_create_lb = self._create_lb
         self.provider.on_start_next_lb = self._start_next_lb
         self.provider.on_finish_lb_roll = self._finish_lb_roll
+        self.provider.lb_api_of = self.lb_of
         self.next_lb = None
         self.old_lb = None
 
@@ -392,8 +404,8 @@ class World:
     def engine(self, spec=None, **kwargs):
         from ansible_collections.immutable.infra.plugins.module_utils.rollout import FleetEngine
         return FleetEngine(self.provider, 'web', spec or make_spec(), http=self.http, sleep=self.clock.sleep,
-                           clock=self.clock, now=lambda: '2026-01-01T00:00:00Z', lb_factory=self.lb_of,
-                           hostname='ctl', pid=4242, **kwargs)
+                           clock=self.clock, now=lambda: '2026-01-01T00:00:00Z', hostname='ctl', pid=4242,
+                           **kwargs)
 
     def running_versions(self):
         return sorted(i.version for i in self.provider.items.values() if i.state == 'running')

@@ -8,7 +8,8 @@ from fleet_fakes import LB_IMAGE, FakeLB, World, target
 
 
 class HealLB(FakeLB):
-    """FakeLB plus HAProxy's record of how long a server has been DOWN (``show stat``: status, lastchg)."""
+    """FakeLB plus HAProxy's record of how long a server has been DOWN (``show stat``: status, lastchg, which the
+    traffic port gives as ``down_for``)."""
 
     backend = 'be_app'
 
@@ -20,14 +21,8 @@ class HealLB(FakeLB):
     def _up(self, name):
         return name not in self.sick and super(HealLB, self)._up(name)
 
-    def execute(self, command):
-        assert command == 'show stat be_app 4 -1', command
-        lines = ['# pxname,svname,status,lastchg,check_status']
-        for name in self.servers_:
-            lines.append('be_app,%s,%s,%d,%s' % (name, 'UP' if self._up(name) else 'DOWN', self.lastchg.get(name, 0),
-                                                 'L7OK' if self._up(name) else 'L7STS'))
-        lines.append('be_app,BACKEND,UP,100,')
-        return '\n'.join(lines) + '\n'
+    def _down_for(self, name):
+        return None if self._up(name) else self.lastchg.get(name, 0)
 
 
 class HealWorld(World):
@@ -73,7 +68,11 @@ class HealWorld(World):
         return sorted(n for n, i in self.provider.items.items() if i.state == 'running')
 
     def kill(self, name):
-        self.provider.items[name].state = 'exited'
+        self.provider.items[name].state = 'stopped'
+
+
+# Docker's diff kinds (the numbers the tests give), in the provider-neutral words DockerProvider.diff returns.
+KINDS = {0: 'changed', 1: 'added', 2: 'deleted'}
 
 
 class FakeDiff:
@@ -85,4 +84,4 @@ class FakeDiff:
 
     def __call__(self, instance):
         self.calls.append(instance.name)
-        return [{'Path': path, 'Kind': kind} for path, kind in self.changes.get(instance.name, [])]
+        return [{'path': path, 'change': KINDS[kind]} for path, kind in self.changes.get(instance.name, [])]

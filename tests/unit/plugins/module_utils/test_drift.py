@@ -5,11 +5,13 @@ import pytest
 
 from ansible_collections.immutable.infra.plugins.module_utils import drift
 
+# The numbers the pairs below use: Docker's diff kinds, as DockerProvider.diff translates them.
+KINDS = {0: 'changed', 1: 'added', 2: 'deleted'}
 RUNTIME = drift.normalize_runtime_paths(drift.DEFAULT_RUNTIME_PATHS)
 
 
 def entries(*pairs):
-    return [{'Path': path, 'Kind': kind} for path, kind in pairs]
+    return [{'path': path, 'change': KINDS[kind]} for path, kind in pairs]
 
 
 def test_file_written_into_etc_is_reported_and_parents_are_folded():

@@ -111,7 +111,7 @@ def test_stopped_instances_are_skipped_not_compared(world):
     victim = names(world)[0]
     world.kill(victim)
     result = run(world)
-    assert result['skipped'] == [{'name': victim, 'state': 'exited', 'version': '1.0.0'}]
+    assert result['skipped'] == [{'name': victim, 'state': 'stopped', 'version': '1.0.0'}]
     assert victim not in world.diff.calls and len(result['findings']) == 2
 
 
@@ -217,7 +217,7 @@ class FakeClient:
 def test_docker_provider_diff_asks_the_engine_by_container_id():
     inst = Instance('web-r1-aaaaaa', 'c1', 'web', 1, '1.0.0', 'sha256:v1', 8080, 'running')
     api = FakeAPI(answer=[{'Path': '/etc/x', 'Kind': 1}])
-    assert DockerProvider(FakeClient(api)).diff(inst) == [{'Path': '/etc/x', 'Kind': 1}]
+    assert DockerProvider(FakeClient(api)).diff(inst) == [{'path': '/etc/x', 'change': 'added'}]
     assert api.asked == ['c1']
     assert DockerProvider(FakeClient(FakeAPI(answer=None))).diff(inst) == []
     with pytest.raises(ProviderError, match='disappeared'):

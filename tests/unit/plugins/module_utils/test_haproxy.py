@@ -46,6 +46,16 @@ def test_show_stat_counters_per_server():
     assert servers['s2']['status'] == 'DRAIN'
 
 
+def test_down_for_reads_status_and_lastchg():
+    # How long heal's record says a server has been failing (moved here from test_heal.py: heal reads it through
+    # the traffic port's counters, ``down_for``).
+    rows = haproxy.parse_stat_csv('# pxname,svname,status,lastchg\nbe_app,a,UP,100\nbe_app,b,DOWN,42\n'
+                                  'be_app,c,DOWN 1/2,7\nbe_app,d,UP 1/3,0\nbe_app,BACKEND,UP,9\nother,e,DOWN,5\n'
+                                  'be_app,f,DOWN,\n')
+    assert haproxy.down_for(rows, 'be_app') == {'b': 42, 'c': 7, 'f': 0}
+    assert haproxy.server_stats(rows, 'be_app')['a']['down_for'] is None
+
+
 def test_servers_state_admin_and_operational_state():
     servers = haproxy.parse_servers_state(SERVERS_STATE)
     assert servers['s1'] == {'addr': '10.0.0.2', 'port': 8080, 'op_state': 'running', 'admin': 'ready', 'up': True,

@@ -7,7 +7,6 @@ import pytest
 
 from ansible_collections.immutable.infra.plugins.module_utils import heal
 from ansible_collections.immutable.infra.plugins.module_utils.fleet import FleetError
-from ansible_collections.immutable.infra.plugins.module_utils.haproxy import parse_stat_csv
 from ansible_collections.immutable.infra.plugins.module_utils.provider import Instance
 
 from fleet_fakes import LB_IMAGE, make_spec, target
@@ -73,9 +72,9 @@ def test_check_mode_lists_what_would_be_replaced_and_changes_nothing(world):
     result = world.healer().run(check_mode=True)
     assert result['changed'] is True and result['outcome'] == 'planned'
     assert [(r['name'], r['reason'], r['detail']) for r in result['plan']['replace']] == [
-        (victim, 'exited', 'state exited')]
+        (victim, 'exited', 'state stopped')]
     assert result['plan']['create'] == 1 and result['created'] == []
-    assert '%s exited' % victim in result['diff']['before'] and '1 new instance' in result['diff']['after']
+    assert '%s stopped' % victim in result['diff']['before'] and '1 new instance' in result['diff']['after']
     assert world.provider.calls == calls and len(world.lb.commands) == commands
     assert world.provider.lock is None
 
@@ -91,9 +90,9 @@ def test_a_missing_instance_is_created_and_its_stray_server_deleted(world):
 
 def test_a_never_started_instance_is_removed(world):
     world.kill(names(world)[0])
-    world.provider.items[names(world)[0]].state = 'created'
+    world.provider.items[names(world)[0]].state = 'pending'
     result = world.healer().run()
-    assert (result['replaced'][0]['reason'], result['replaced'][0]['detail']) == ('not_running', 'state created')
+    assert (result['replaced'][0]['reason'], result['replaced'][0]['detail']) == ('not_running', 'state pending')
     assert len(world.running()) == 3
 
 
@@ -170,7 +169,7 @@ def test_a_replacement_failing_its_gate_is_removed_and_the_old_ones_stay(world):
         world.healer().run()
     assert exc.value.result['outcome'] == 'failed'
     assert names(world) == sorted(world.baseline)
-    assert world.provider.items[victim].state == 'exited'
+    assert world.provider.items[victim].state == 'stopped'
     assert world.provider.lock is None
 
 
@@ -323,7 +322,7 @@ def test_heal_uses_the_image_of_the_last_successful_revision_and_leaves_kept_ins
     world = HealWorld()
     world.deploy('sha256:v1')
     world.engine(make_spec(strategy='blue_green')).rollout(target('sha256:v2'), LB_IMAGE)
-    kept = sorted(n for n, i in world.provider.items.items() if i.state == 'exited')
+    kept = sorted(n for n, i in world.provider.items.items() if i.state == 'stopped')
     assert len(kept) == 3
     serving = world.running()
     world.kill(serving[0])
@@ -332,7 +331,7 @@ def test_heal_uses_the_image_of_the_last_successful_revision_and_leaves_kept_ins
     assert [r['name'] for r in result['replaced']] == [serving[0]]
     assert world.provider.items[result['created'][0]].image_id == 'sha256:v2'
     assert result['plan']['kept'] == kept
-    assert all(world.provider.items[n].state == 'exited' for n in kept)
+    assert all(world.provider.items[n].state == 'stopped' for n in kept)
     assert world.serving_versions() == ['1.1.0'] * 3
 
 
@@ -366,9 +365,9 @@ def server(admin='ready', weight=100, up=True):
 
 
 def test_plan_heal_sorts_every_kind_of_instance():
-    instances = [inst('a'), inst('b'), inst('c', state='exited'), inst('d'), inst('e'),
-                 inst('old', image='sha256:v0', state='exited'), inst('other', image='sha256:v2'),
-                 inst('dead', image='sha256:v0', state='dead')]
+    instances = [inst('a'), inst('b'), inst('c', state='stopped'), inst('d'), inst('e'),
+                 inst('old', image='sha256:v0', state='stopped'), inst('other', image='sha256:v2'),
+                 inst('dead', image='sha256:v0', state='failed')]
     servers = {'a': server(), 'b': server(admin='drain'), 'c': server(up=False), 'd': server(weight=0),
                'e': server(up=False), 'other': server(), 'ghost': server(up=False)}
     verdicts = {'e': {'verdict': 'suspect', 'failing_for': 3, 'answer': 503}}
@@ -416,20 +415,13 @@ def test_plan_heal_readmits_no_more_than_the_count_and_never_another_image():
 
 
 def test_plan_heal_with_a_dead_load_balancer_ignores_its_servers():
-    instances = [inst('a'), inst('b'), inst('c', state='exited')]
+    instances = [inst('a'), inst('b'), inst('c', state='stopped')]
     plan = heal.plan_heal(instances, {'a': server(), 'z': server()}, 'sha256:v1', 3, {},
                           lb='the load balancer is exited')
     assert plan['lb'] == 'the load balancer is exited'
     assert plan['readmit'] == ['a', 'b'] and plan['stray_servers'] == []
     assert [(r['name'], r['reason']) for r in plan['replace']] == [('c', 'exited')]
     assert plan['create'] == 1
-
-
-def test_lb_down_for_reads_status_and_lastchg():
-    rows = parse_stat_csv('# pxname,svname,status,lastchg\nbe_app,a,UP,100\nbe_app,b,DOWN,42\n'
-                          'be_app,c,DOWN 1/2,7\nbe_app,d,UP 1/3,0\nbe_app,BACKEND,UP,9\nother,e,DOWN,5\n'
-                          'be_app,f,DOWN,\n')
-    assert heal.lb_down_for(rows, 'be_app') == {'b': 42, 'c': 7, 'f': 0}
 
 
 def test_fleet_revision_takes_the_last_success_and_the_instances_revision():

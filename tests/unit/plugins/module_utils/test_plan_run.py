@@ -60,7 +60,7 @@ def test_blue_green_runs_the_switch_check_mode_shows(world):
     assert [s.get('switch') for s in check['plan']['steps']] == [True]
     assert ran(result) == check['plan']['steps'] and result['replanned'] == []
     assert len(result['steps'][0]['instances']) == 4
-    assert sorted(i.version for i in world.provider.items.values() if i.state == 'exited') == ['1.0.0'] * 4
+    assert sorted(i.version for i in world.provider.items.values() if i.state == 'stopped') == ['1.0.0'] * 4
 
 
 @pytest.mark.parametrize('instances,canaries', [(3, 1), (10, 2)])
@@ -93,7 +93,7 @@ def _kill_after_watch(world, engine, number, pick):
         seen['n'] += 1
         if seen['n'] == number:
             seen['victim'] = pick()
-            world.provider.items[seen['victim']].state = 'exited'
+            world.provider.items[seen['victim']].state = 'stopped'
 
     engine.watch = watch
     return seen
@@ -112,7 +112,7 @@ def test_an_old_instance_that_dies_mid_run_makes_the_run_replan_and_converge(wor
     assert result['outcome'] == 'succeeded', result['events']
     assert result['planned_steps'] == planned
     assert [r['step'] for r in result['replanned']] == [1]
-    assert seen['victim'] in result['replanned'][0]['reason'] and 'exited' in result['replanned'][0]['reason']
+    assert seen['victim'] in result['replanned'][0]['reason'] and 'stopped' in result['replanned'][0]['reason']
     assert ran(result)[:1] == planned[:1]
     assert ran(result)[1:] == result['replanned'][0]['steps']
     assert seen['victim'] not in [n for s in ran(result) for n in s['retire_first'] + s['retire']]
@@ -141,7 +141,7 @@ def test_a_new_instance_that_dies_after_its_window_is_replaced_by_a_replan(world
     result = engine.rollout(target('sha256:v2'), LB_IMAGE)
     assert result['outcome'] == 'succeeded', result['events']
     assert [r['step'] for r in result['replanned']] == [3]
-    assert 'of the target no longer serve (%s is exited)' % seen['victim'] in result['replanned'][0]['reason']
+    assert 'of the target no longer serve (%s is stopped)' % seen['victim'] in result['replanned'][0]['reason']
     assert sum(s['create'] for s in ran(result)) == 11
     assert seen['victim'] not in world.provider.items
     assert world.running_versions() == ['1.1.0'] * 10 and world.serving_versions() == ['1.1.0'] * 10

@@ -131,7 +131,7 @@ def test_all_instances_lists_every_fleets_instances_from_one_call():
     assert api.asked == [(True, {'label': 'io.immutable-infra.fleet'})]
     assert [(i.name, i.id, i.fleet, i.revision, i.version, i.image_id, i.service_port, i.state) for i in found] == [
         ('web-r3-aaaaaa', 'a', 'web', 3, '1.1.0', 'sha256:abc', 8080, 'running'),
-        ('old', 'c', 'old', None, None, None, None, 'exited'),
+        ('old', 'c', 'old', None, None, None, None, 'stopped'),
     ]
     assert provider.connection_vars(found[0]) == {'ansible_connection': 'community.docker.docker',
                                                   'ansible_host': 'web-r3-aaaaaa'}

@@ -95,7 +95,7 @@ def test_blue_green_switches_in_one_step_and_keeps_the_old_stopped(world):
     result = world.engine(spec).rollout(target('sha256:v2'), LB_IMAGE)
     assert result['outcome'] == 'succeeded'
     assert world.serving_versions() == ['1.1.0'] * 3
-    stopped = [i for i in world.provider.items.values() if i.state == 'exited']
+    stopped = [i for i in world.provider.items.values() if i.state == 'stopped']
     assert sorted(i.version for i in stopped) == ['1.0.0'] * 3
     switch = [c for c in world.lb.commands if c[0] == 'apply' and any(k == 'weight' for k, n, v in c[1])]
     assert len(switch) == 1
@@ -109,7 +109,7 @@ def test_blue_green_keeps_only_keep_revisions(world):
     world.engine(spec).rollout(target('sha256:v2'), LB_IMAGE)
     world.health_by_image['sha256:bad'] = 200
     world.engine(spec).rollout(target('sha256:bad'), LB_IMAGE)
-    stopped = sorted(i.version for i in world.provider.items.values() if i.state == 'exited')
+    stopped = sorted(i.version for i in world.provider.items.values() if i.state == 'stopped')
     assert stopped == ['1.1.0'] * 3
 
 
@@ -258,7 +258,7 @@ def _fail_in_the_window(world, failure):
 
 def test_an_instance_that_crashes_in_its_window_fails_the_next_step_and_rolls_back(world):
     def crash(name):
-        world.provider.items[name].state = 'exited'
+        world.provider.items[name].state = 'stopped'
 
     message = _fail_in_the_window(world, crash)
     assert 'monitor:' in message and 'went down in the load balancer' in message
@@ -545,7 +545,7 @@ def test_a_load_balancer_that_cannot_roll_refuses_a_new_lb_version(world):
 def test_crashed_instance_is_replaced_not_restarted(world):
     deploy(world)
     victim = sorted(world.provider.items)[0]
-    world.provider.items[victim].state = 'exited'
+    world.provider.items[victim].state = 'stopped'
     result = world.engine().rollout(target('sha256:v1'), LB_IMAGE)
     assert result['changed']
     assert victim not in world.provider.items
@@ -599,8 +599,8 @@ READY = {'admin': 'ready', 'up': True, 'weight': 100}
 def test_classify_sorts_a_messy_fleet():
     state = FleetState(
         instances=[inst('a'), inst('b'), inst('c', 'sha256:v2', revision=2), inst('d', 'sha256:v2', revision=2),
-                   inst('e', 'sha256:v2', revision=2), inst('f', 'sha256:v0', 'exited', 0),
-                   inst('g', 'sha256:v1', 'exited'), inst('h', 'sha256:v2', 'created', 2)],
+                   inst('e', 'sha256:v2', revision=2), inst('f', 'sha256:v0', 'stopped', 0),
+                   inst('g', 'sha256:v1', 'stopped'), inst('h', 'sha256:v2', 'pending', 2)],
         lb=None, history=[], lock=None,
         servers={'a': READY, 'b': dict(READY, admin='drain'), 'c': READY, 'd': dict(READY, weight=75), 'zz': READY})
     c = classify(state, 'sha256:v2', 8080, 3)
@@ -614,8 +614,8 @@ def test_classify_sorts_a_messy_fleet():
 
 
 def test_keep_stopped_keeps_the_newest_revisions():
-    stopped = [inst('a', 'sha256:v0', 'exited', 1), inst('b', 'sha256:v1', 'exited', 2),
-               inst('c', 'sha256:v1', 'exited', 2)]
+    stopped = [inst('a', 'sha256:v0', 'stopped', 1), inst('b', 'sha256:v1', 'stopped', 2),
+               inst('c', 'sha256:v1', 'stopped', 2)]
     kept, removed = keep_stopped(stopped, 1)
     assert [i.name for i in kept] == ['b', 'c'] and [i.name for i in removed] == ['a']
     assert keep_stopped(stopped, 0)[0] == []
