@@ -108,7 +108,7 @@ ensure_network() {
       docker network inspect --format '{{.Name}}{{range .IPAM.Config}} {{.Subnet}}{{end}}' "$n"
     done
     if command -v ip >/dev/null 2>&1; then
-      ip -4 route show | awk '$1 ~ /\// { print "route " $1 }'
+      ip -4 route show | awk '$1 ~ /\// { print "a-host-route " $1 }'
     fi
   )
   local clash
@@ -123,10 +123,10 @@ for line in sys.argv[2].splitlines():
         except ValueError:
             continue
         if theirs.version == 4 and ours.overlaps(theirs):
-            print('%s (%s)' % (name, theirs))
+            print('network %s (%s)' % (name, theirs) if name != 'a-host-route' else 'a host route (%s)' % theirs)
 PY
   )
-  [ -z "$clash" ] || die "subnet $SUBNET overlaps what this host already uses: $(echo "$clash" | paste -sd, -).
+  [ -z "$clash" ] || die "subnet $SUBNET overlaps what this host already uses: $(echo "$clash" | sed ':a;N;s/\n/, /;ba').
 Choose a free one: SWARM_SUBNET=10.X.Y.0/24 make swarm-up."
   docker network create --driver bridge --subnet "$SUBNET" --label "$LABEL.bed=1" "$NETWORK" >/dev/null
   ok "network $NETWORK ($SUBNET) created"
@@ -241,7 +241,9 @@ ensure_swarm() {
   ours=$(for node in "${NODES[@]}"; do swarm_node_id "$node"; done)
   stale=$(node_docker m1 node ls -q | grep -vxF "$ours" || true)
   for id in $stale; do
-    node_docker m1 node rm --force "$id" >/dev/null && ok "stale node $id removed"
+    node_docker m1 node demote "$id" >/dev/null 2>&1 || true
+    node_docker m1 node rm --force "$id" >/dev/null || die "could not remove node $id from the swarm: make swarm-down, then make swarm-up"
+    ok "stale node $id removed"
   done
 }
 
@@ -264,8 +266,14 @@ up() {
   ensure_image "$NODE_IMAGE" node.Dockerfile "$CONTEXT/node-entrypoint.sh"
   ensure_image "$REGISTRY_IMAGE" registry.Dockerfile "$CONTEXT/registry.yml"
 
-  # A container made from other images or settings (SWARM_* variables) than these: the bed is made anew.
-  local name
+  # A container made from other images or settings (SWARM_* variables) than these, or other managers (removing
+  # managers loses the raft quorum): the bed is made anew.
+  local name managers_now
+  managers_now=$(docker ps -a --filter "label=$LABEL.bed=1" --format '{{.Names}}' | grep -c "^$PREFIX-m" || true)
+  if [ "$managers_now" -gt 0 ] && [ "$managers_now" -ne "$MANAGERS" ]; then
+    say "the bed has $managers_now manager(s), SWARM_MANAGERS=$MANAGERS: making the bed anew"
+    down
+  fi
   for name in "$REGISTRY" "${NODES[@]/#/$PREFIX-}"; do
     mapfile -t args < <(container_args "$name")
     if [ "$(container_state "$name")" != missing ] && [ "$(container_config "$name")" != "$(config_hash "${args[@]: -1}" "${args[@]}")" ]; then
