@@ -74,7 +74,7 @@ def bed():
     yield {'manager': manager, 'host_state': state_before}
     manager.close()
     if not was_up:
-        rc, output, _ = swarm_sh('down')
+        rc, output, dummy = swarm_sh('down')
         assert rc == 0, output
     assert host_swarm_state() == state_before, 'the host engine\'s own swarm state changed'
 
