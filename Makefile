@@ -7,7 +7,8 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONPATH := $(CURDIR)/.state/collections
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup test lint ansible-lint packer-check changelog sanity unit molecule integration demo build lock clean
+.PHONY: help setup test lint ansible-lint packer-check changelog sanity unit molecule integration demo build lock clean \
+	swarm-up swarm-down swarm-status swarm-test
 
 help:
 	@echo "make setup        install everything this project needs (idempotent)"
@@ -20,6 +21,10 @@ help:
 	@echo "make integration  pytest integration tests against the real engine (tests/integration)"
 	@echo "make demo         the main job: bake, bring a fleet up, roll it to a new version under load"
 	@echo "make build        ansible-galaxy collection build into .state/dist"
+	@echo "make swarm-up     the Swarm test bed: registry on 127.0.0.1:5005, manager API on 127.0.0.1:2385 (idempotent)"
+	@echo "make swarm-down   remove the Swarm test bed (images stay; scripts/swarm.sh down --images removes them)"
+	@echo "make swarm-status what of the Swarm test bed runs (exit status 0 when it is up)"
+	@echo "make swarm-test   tests on the Swarm test bed (tests/swarm): starts it, removes it after unless it was up"
 
 setup:
 	@bash scripts/setup.sh
@@ -76,6 +81,19 @@ lock:
 	.state/lock-venv/bin/pip install -q -r requirements.in
 	{ echo "# Full lock of requirements.in (pip freeze of a fresh venv). Regenerate with: make lock"; \
 	  .state/lock-venv/bin/pip freeze; } > requirements.txt
+
+swarm-up: setup
+	@bash scripts/swarm.sh up
+
+swarm-down:
+	@bash scripts/swarm.sh down
+
+swarm-status:
+	@bash scripts/swarm.sh status
+
+swarm-test: setup
+	@echo "==> tests on the Swarm test bed (tests/swarm)"
+	pytest --durations=10 tests/swarm
 
 clean:
 	rm -rf .state/sanity .state/dist .pytest_cache
