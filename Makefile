@@ -8,7 +8,7 @@ export PYTHONPATH := $(CURDIR)/.state/collections
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup test lint ansible-lint packer-check changelog sanity unit molecule integration demo build lock clean \
-	swarm-up swarm-down swarm-status swarm-test
+	swarm-up swarm-down swarm-status swarm-test swarm-layer
 
 help:
 	@echo "make setup        install everything this project needs (idempotent)"
@@ -30,7 +30,7 @@ setup:
 	@bash scripts/setup.sh
 
 test: setup
-	@$(MAKE) --no-print-directory lint sanity unit molecule integration
+	@$(MAKE) --no-print-directory lint sanity unit molecule integration swarm-layer
 	@echo "make test: every layer passed"
 
 lint: ansible-lint packer-check changelog
@@ -92,6 +92,10 @@ swarm-status:
 	@bash scripts/swarm.sh status
 
 swarm-test: setup
+	@$(MAKE) --no-print-directory swarm-layer
+
+# The Swarm layer of make test: tests/swarm starts the test bed and removes it afterwards (unless it was up).
+swarm-layer:
 	@echo "==> tests on the Swarm test bed (tests/swarm)"
 	pytest --durations=10 tests/swarm
 
