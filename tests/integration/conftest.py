@@ -134,6 +134,14 @@ def run_playbook(playbook, extra_vars=None, check=False, timeout=900, inventory=
     return PlaybookRun(completed)
 
 
+def bake_images(bakes, repository=REPOSITORY):
+    """Bake each of ``bakes`` ({'image': NAME, 'version': X.Y.Z, ...extra vars}) into ``repository``: cache hits
+    when another test file baked them already. A failed bake fails the caller, naming the bake."""
+    for bake in bakes:
+        run = run_playbook('bake.yml', dict(bake, image_repository=repository))
+        assert run.rc == 0, 'bake of %s failed:\n%s' % (bake, run.output[-3000:])
+
+
 def pytest_collection_modifyitems(items):
     """The fault drills (faults/) run after the other files: test_bake.py expects to bake its images first, and
     the slow drills come last."""

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from conftest import REPOSITORY, ROOT, Probe, remove_fleet, run_playbook
+from conftest import REPOSITORY, ROOT, Probe, bake_images, remove_fleet, run_playbook
 
 FLEET = 'i12pplan'
 LB_PORT = 28680
@@ -26,9 +26,7 @@ BAKES = [
 @pytest.fixture(scope='module', autouse=True)
 def fleet(engine):
     remove_fleet(engine, FLEET)
-    for bake in BAKES:
-        run = run_playbook('bake.yml', dict(bake, image_repository=REPOSITORY))
-        assert run.rc == 0, 'bake of %s failed:\n%s' % (bake, run.output[-3000:])
+    bake_images(BAKES)
     yield FLEET
     remove_fleet(engine, FLEET)
 

@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from conftest import REPOSITORY, remove_fleet, run_playbook
+from conftest import REPOSITORY, bake_images, remove_fleet
 
 from ansible_collections.immutable.infra.plugins.module_utils.haproxy import RuntimeAPI
 from ansible_collections.immutable.infra.plugins.module_utils.images import LABEL_STOP_SIGNAL
@@ -42,9 +42,7 @@ def commit(engine, image, tag, changes):
 @pytest.fixture(scope='module')
 def images(engine):
     """``(service image ID, (lb image ID, other lb image ID))``."""
-    for bake in BAKES:
-        run = run_playbook('bake.yml', dict(bake, image_repository=REPOSITORY))
-        assert run.rc == 0, 'bake of %s failed:\n%s' % (bake, run.output[-3000:])
+    bake_images(BAKES)
     lb = engine.images.get('%s/lb:1.0.0' % REPOSITORY)
     other_lb = commit(engine, lb.id, 'lb-next', ['LABEL io.immutable-infra.contract=next'])
     service = commit(engine, OS_IMAGE, 'service', [

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from conftest import REPOSITORY, ROOT, Probe, remove_fleet, run_playbook
+from conftest import REPOSITORY, ROOT, Probe, bake_images, remove_fleet, run_playbook
 
 from ansible_collections.immutable.infra.plugins.module_utils.provider.docker import DockerProvider
 
@@ -45,9 +45,7 @@ def remove_fleets(engine):
 @pytest.fixture(scope='module', autouse=True)
 def images(engine):
     remove_fleets(engine)
-    for bake in BAKES:
-        run = run_playbook('bake.yml', dict(bake, image_repository=REPOSITORY))
-        assert run.rc == 0, run.output[-3000:]
+    bake_images(BAKES)
     yield
     remove_fleets(engine)
 

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import REPOSITORY, ROOT, Probe, remove_fleet, run_playbook
+from conftest import REPOSITORY, ROOT, Probe, bake_images, remove_fleet, run_playbook
 
 FLEET = 'flb'
 PORT = 27110
@@ -34,9 +34,7 @@ BAKES = [
 @pytest.fixture(scope='module', autouse=True)
 def fleet(engine):
     remove_fleet(engine, FLEET)
-    for bake in BAKES:
-        run = run_playbook('bake.yml', dict(bake, image_repository=REPOSITORY))
-        assert run.rc == 0, run.output[-3000:]
+    bake_images(BAKES)
     run = play('rollout.yml', version='1.0.0')
     assert run.rc == 0, run.output[-3000:]
     yield

@@ -22,7 +22,7 @@ import socket
 
 import pytest
 
-from conftest import REPOSITORY, ROOT, run_playbook
+from conftest import REPOSITORY, ROOT, bake_images, run_playbook
 
 INVENTORY = os.path.join(ROOT, 'tests', 'integration', 'faults', 'spec_fleets', 'hosts.yml')
 FLEETS = ('fspec', 'fspec-foo', 'fspec-all', 'fspec-public', 'fspec-local')
@@ -126,9 +126,7 @@ def clean(engine):
 @pytest.fixture(scope='module')
 def images():
     """lb and web 1.0.0 in the session's repository (cache hits when another test file baked them)."""
-    for bake in BAKES:
-        run = run_playbook('bake.yml', dict(bake, image_repository=REPOSITORY))
-        assert run.rc == 0, 'bake of %s failed:\n%s' % (bake, run.output[-3000:])
+    bake_images(BAKES)
 
 
 # Refused: no image needed, nothing created -------------------------------------------------------------------

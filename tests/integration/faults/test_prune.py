@@ -23,7 +23,7 @@ import time
 import docker
 import pytest
 
-from conftest import BIN, REPOSITORY, ROOT, Probe, remove_fleet, run_playbook
+from conftest import BIN, REPOSITORY, ROOT, Probe, bake_images, remove_fleet, run_playbook
 
 FLEET = 'fprune'
 LB_PORT = 18380
@@ -44,9 +44,7 @@ LONG_MONITOR = 60
 def images(engine):
     """The fleet's images (cache hits when another test file baked them already), by version."""
     remove_fleet(engine, FLEET)
-    for bake in BAKES:
-        run = run_playbook('bake.yml', dict(bake, image_repository=REPOSITORY))
-        assert run.rc == 0, 'bake of %s failed:\n%s' % (bake, run.output[-3000:])
+    bake_images(BAKES)
     yield dict((version, image_id(engine, version)) for version in ('1.0.0', '1.1.0'))
     remove_fleet(engine, FLEET)
 
