@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, ROOT, remove_fleet, remove_repository
+from conftest import BIN, ROOT, remove_fleet, remove_repository, run_playbook
 
 DEMO_REPOSITORY = 'demo'
 DEMO_FLEET = 'web'
@@ -70,13 +70,9 @@ def test_readme_by_hand_commands_work_after_the_demo(demo, engine):
                                                           'io.immutable-infra.role=instance']})
     versions = sorted(c.labels.get('io.immutable-infra.version') for c in instances)
     assert versions == ['1.0.0'] * 3, versions
-    info = subprocess.run([os.path.join(BIN, 'ansible-playbook'), 'playbooks/status.yml', '-e', 'fleet=web',
-                           '-e', 'image_repository=demo'], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          check=False, env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(ROOT, 'ansible.cfg'),
-                                                PATH=BIN + os.pathsep + os.environ.get('PATH', ''),
-                                                ANSIBLE_STDOUT_CALLBACK='ansible.posix.json'))
-    assert info.returncode == 0, info.stdout[-3000:]
-    text = json.dumps(json.loads(info.stdout))
+    info = run_playbook('status.yml', {'fleet': DEMO_FLEET, 'image_repository': DEMO_REPOSITORY}, timeout=300)
+    assert info.rc == 0, info.output[-3000:]
+    text = json.dumps(info.result)
     # The history, newest first: the rolling rollout back to 1.0.0, the canary to prod's 1.1.0, the rollback.
     history = re.findall(r'(\d+)\s+(\d+\.\d+\.\d+)\s+(rolling|canary|blue_green)\s+(\w+)', text)
     assert [h[:2] + h[3:] for h in history[:3]] == [('5', '1.0.0', 'succeeded'), ('4', '1.1.0', 'succeeded'),
